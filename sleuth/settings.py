@@ -1,0 +1,124 @@
+"""One settings object, loaded by the shell and passed down.
+
+Sources, highest priority first: explicit overrides (CLI flags), ``SLEUTH_*`` environment variables,
+the config file, defaults. The config file is the first that exists of ``$SLEUTH_CONFIG``,
+``./sleuth.toml`` and ``~/.config/sleuth/sleuth.toml``. The LLM endpoint also honours the standard
+``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` / ``OPENAI_MODEL`` variables.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from tools.errors import ConfigError
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "sleuth"
+
+
+def config_file_path() -> Path | None:
+    candidates = [os.environ.get("SLEUTH_CONFIG"), "sleuth.toml", str(Path.home() / ".config/sleuth/sleuth.toml")]
+    for candidate in candidates:
+        if candidate and Path(candidate).expanduser().is_file():
+            return Path(candidate).expanduser()
+    if os.environ.get("SLEUTH_CONFIG"):
+        raise ConfigError(f"SLEUTH_CONFIG points to {os.environ['SLEUTH_CONFIG']}, which is not a file")
+    return None
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the config file; keys are the field names (``[sleuth]`` table or top level)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = config_file_path()
+        if path is None:
+            return {}
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ConfigError(f"cannot read config file {path}: {e}") from e
+        return dict(data.get("sleuth", data))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLEUTH_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="holds sleuth.duckdb and chroma/")
+
+    # Embeddings: "minilm" is the bundled offline all-MiniLM-L6-v2; "openai" is any OpenAI-compatible endpoint.
+    embedding_provider: Literal["minilm", "openai"] = "minilm"
+    embedding_model: str = "text-embedding-3-small"
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    embedding_batch_size: int = 32
+
+    # Ingestion
+    chunk_chars: int = 1000
+    chunk_overlap_chars: int = 150
+    max_file_mb: float = 50.0
+
+    # LLM (OpenAI-compatible). Unset model => offline engine.
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_timeout_s: float = 120.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _TomlSource(settings_cls)
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.data_dir / "sleuth.duckdb"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def lexical_path(self) -> Path:
+        return self.data_dir / "lexical"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.data_dir / "checkpoints.sqlite"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from overrides > env > config file > defaults, filling LLM fields from OPENAI_*."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        settings = Settings(**clean)
+    except ConfigError:
+        raise
+    except Exception as e:  # pydantic ValidationError: report as a config problem, one line
+        raise ConfigError(f"invalid configuration: {e}".splitlines()[0]) from e
+    fallbacks = {
+        "llm_base_url": os.environ.get("OPENAI_BASE_URL"),
+        "llm_api_key": os.environ.get("OPENAI_API_KEY"),
+        "llm_model": os.environ.get("OPENAI_MODEL"),
+    }
+    updates = {k: v for k, v in fallbacks.items() if v and getattr(settings, k) is None}
+    if "llm_api_key" in updates:
+        updates["llm_api_key"] = SecretStr(updates["llm_api_key"])
+    settings = settings.model_copy(update=updates)
+    settings.data_dir = settings.data_dir.expanduser()
+    return settings

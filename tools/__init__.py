@@ -1,0 +1,1 @@
+"""Adapters to the outside world (stores, indexes, models, web) behind small Protocols."""

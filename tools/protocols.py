@@ -1,0 +1,31 @@
+"""The small interfaces components meet through. Concrete adapters live beside this module."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from tools.records import Passage
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of a fixed dimension."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Return an array of shape (len(texts), dim), float32, rows L2-normalised."""
+        ...
+
+
+@runtime_checkable
+class SearchBackend(Protocol):
+    """Anything that answers a text query with ranked passages (local hybrid search, web search)."""
+
+    def search(self, query: str, k: int = 10) -> list[Passage]: ...
