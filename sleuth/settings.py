@@ -24,6 +24,11 @@ def default_data_dir() -> Path:
     return Path(base) / "sleuth"
 
 
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sleuth"
+
+
 def config_file_path() -> Path | None:
     candidates = [os.environ.get("SLEUTH_CONFIG"), "sleuth.toml", str(Path.home() / ".config/sleuth/sleuth.toml")]
     for candidate in candidates:
@@ -55,6 +60,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLEUTH_", extra="ignore")
 
     data_dir: Path = Field(default_factory=default_data_dir, description="holds sleuth.duckdb and chroma/")
+    # the offline embedding model is converted to ONNX once per machine and kept here
+    model_cache_dir: Path = Field(default_factory=default_cache_dir)
 
     # Embeddings: "minilm" is the bundled offline all-MiniLM-L6-v2; "openai" is any OpenAI-compatible endpoint.
     embedding_provider: Literal["minilm", "openai"] = "minilm"

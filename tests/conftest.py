@@ -33,11 +33,18 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only_connect)
 
 
+@pytest.fixture(scope="session")
+def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX conversion of the embedding model per test session."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache_dir: Path) -> Path:
     """Each test gets a private data dir and no ambient LLM/config settings."""
     data_dir = tmp_path / "sleuth-data"
     monkeypatch.setenv("SLEUTH_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("SLEUTH_MODEL_CACHE_DIR", str(model_cache_dir))
     for var in ("SLEUTH_CONFIG", "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)

@@ -8,23 +8,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_exponential_jitter
 
 from tools.errors import StoreBusy, StoreError
 
-BUSY_WAIT_S = 10.0
+BUSY_WAIT_S = 10.0  # how long to wait for another process to release the file
 
 
 class _LockConflict(Exception):
     pass
 
 
-@retry(
-    retry=retry_if_exception_type(_LockConflict),
-    stop=stop_after_delay(BUSY_WAIT_S),
-    wait=wait_exponential_jitter(initial=0.05, max=1.0),
-    reraise=True,
-)
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path))
@@ -35,12 +29,17 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
 
 
 @contextmanager
-def open_duckdb(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_duckdb(path: Path, *, busy_wait_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection to ``path`` (created if missing), closed on exit."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    retrying = Retrying(
+        retry=retry_if_exception_type(_LockConflict),
+        stop=stop_after_delay(BUSY_WAIT_S if busy_wait_s is None else busy_wait_s),
+        wait=wait_exponential_jitter(initial=0.05, max=1.0),
+    )
     try:
-        con = _connect(path)
-    except _LockConflict as e:
+        con = retrying(_connect, path)
+    except RetryError as e:
         raise StoreBusy(
             f"the Sleuth database {path} is busy: another sleuth process is using it; try again when it finishes"
         ) from e

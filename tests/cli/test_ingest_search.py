@@ -1,0 +1,195 @@
+"""`sleuth ingest` / `sleuth search` end to end on real DuckDB, Chroma and BM25 files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sleuth.cli import app
+from sleuth.settings import load_settings
+from sleuth.wiring import SAMPLE_CORPUS, ingest_paths, open_corpus
+from tests.fixtures.pdfs import encrypted_pdf, minimal_pdf
+from tools.duck import open_duckdb
+
+runner = CliRunner()
+
+
+def sleuth(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_sample_corpus_ingest_and_search_finds_the_right_note() -> None:
+    code, out = sleuth("ingest", "--sample")
+    assert code == 0, out
+    n_docs = len(list(SAMPLE_CORPUS.glob("*.md")))
+    assert f"{n_docs} added" in out and "0 skipped" in out
+
+    code, out = sleuth("search", "reciprocal rank fusion of BM25 and dense rankings", "-k", "3", "--json")
+    assert code == 0, out
+    passages = json.loads(out)
+    assert len(passages) == 3
+    assert "rank fusion" in passages[0]["title"].lower()
+    # every span resolves into the stored document text
+    corpus = open_corpus(load_settings())
+    for p in passages:
+        assert corpus.document_text(p["doc_id"])[p["start"] : p["end"]] == p["text"]
+        assert Path(p["source"]).is_file()
+
+    code, out = sleuth("search", "how do cross-encoders rerank candidates")
+    assert code == 0 and "[1]" in out and "cross-encoder" in out.lower()
+
+
+def test_reingest_unchanged_is_a_no_op_and_a_changed_file_replaces_its_chunks(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    a = write(docs / "a.md", "# Zebra facts\n\nThe quagga was a subspecies of plains zebra.\n")
+    write(docs / "b.txt", "Okapis are forest giraffes found in the Congo basin.\n")
+    settings = load_settings()
+    first = ingest_paths(settings, [docs])
+    assert (first.added, first.unchanged) == (2, 0)
+    chunks_before = open_corpus(settings).store.stats()["chunks"]
+
+    again = ingest_paths(settings, [docs])
+    assert (again.added, again.updated, again.unchanged, again.chunks) == (0, 0, 2, 0)
+    corpus = open_corpus(settings)
+    assert corpus.store.stats()["chunks"] == chunks_before == corpus.vectors.count()
+
+    write(a, "# Zebra facts\n\nGrevy's zebra has narrow stripes and lives in Kenya.\n")
+    changed = ingest_paths(settings, [docs])
+    assert (changed.updated, changed.unchanged) == (1, 1)
+    corpus = open_corpus(settings)
+    assert corpus.vectors.count() == corpus.store.stats()["chunks"]
+    hits = corpus.search("quagga subspecies", k=5)
+    assert all("quagga" not in h.text for h in hits)
+    assert "Grevy" in corpus.search("Grevy's zebra stripes Kenya", k=1)[0].text
+
+
+def test_prune_removes_documents_whose_files_are_gone(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    gone = write(docs / "gone.md", "# Temporary\n\nThis note about narwhals will be deleted.\n")
+    write(docs / "stays.md", "# Permanent\n\nBelugas are white whales.\n")
+    settings = load_settings()
+    ingest_paths(settings, [docs])
+    gone.unlink()
+    assert ingest_paths(settings, [docs]).pruned == 0  # without --prune nothing is removed
+    code, out = sleuth("ingest", str(docs), "--prune")
+    assert code == 0 and "1 pruned" in out, out
+    corpus = open_corpus(settings)
+    assert corpus.store.stats()["documents"] == 1 and corpus.vectors.count() == corpus.store.stats()["chunks"]
+    assert all("narwhal" not in h.text for h in corpus.search("narwhals", k=5))
+
+
+def test_bad_inputs_are_skipped_with_one_line_reasons_and_the_rest_ingests(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write(docs / "good.md", "# Good\n\nThe good note explains hybrid retrieval with sparse and dense signals.\n")
+    (docs / "corrupt.pdf").write_bytes(b"%PDF-1.4\n" + os.urandom(300))
+    (docs / "locked.pdf").write_bytes(encrypted_pdf(minimal_pdf([["secret text"]]), user_password="pw"))
+    (docs / "binary.txt").write_bytes(bytes(range(256)) * 40)
+    (docs / "empty.md").write_bytes(b"")
+    with open(docs / "huge.txt", "wb") as f:
+        f.truncate(200 * 1024 * 1024)  # sparse: instant, and must be refused by size without being read
+    missing = tmp_path / "does-not-exist.md"
+
+    code, out = sleuth("ingest", str(docs), str(missing))
+    assert code == 0, out
+    assert "1 added" in out and "6 skipped" in out
+    reasons = {line.split("skipped", 1)[1].strip() for line in out.splitlines() if "skipped " in line}
+    assert len(reasons) == 6
+    expected = {"corrupt.pdf": "corrupt", "locked.pdf": "encrypted", "binary.txt": "binary", "empty.md": "empty",
+                "huge.txt": "too large", "does-not-exist.md": "not exist"}
+    for name, word in expected.items():
+        assert any(name in r and word in r.lower() for r in reasons), (name, reasons)
+    settings = load_settings()
+    with open_duckdb(settings.duckdb_path) as con:
+        recorded = con.execute("SELECT count(DISTINCT source) FROM skips").fetchone()[0]
+    assert recorded == 6
+    assert open_corpus(settings).search("hybrid retrieval sparse dense", k=1)[0].title == "Good"
+
+
+def test_second_ingest_while_one_runs_is_told_busy(tmp_path: Path) -> None:
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys; from filelock import FileLock; l = FileLock(sys.argv[1]); l.acquire(); "
+         "print('ready', flush=True); sys.stdin.read()", str(settings.data_dir / "ingest.lock")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        write(tmp_path / "n.md", "# Note\n\ntext\n")
+        code, out = sleuth("ingest", str(tmp_path / "n.md"))
+        assert code == 1 and "another `sleuth ingest`" in out and "Traceback" not in out
+    finally:
+        holder.communicate("", timeout=10)
+
+
+def test_interrupted_ingest_is_repaired_on_next_run(tmp_path: Path) -> None:
+    """DuckDB written but Chroma not (process died between the two), plus a stray vector."""
+    from tools.corpus_store import NewDocument
+    from tools.chunking import chunk_text
+
+    settings = load_settings()
+    corpus = open_corpus(settings)
+    text = "# Lost\n\nA document whose vectors never reached the index before the crash.\n"
+    chunks = chunk_text("lostdoc", text)
+    corpus.store.write_pending([NewDocument("lostdoc", str(tmp_path / "lost.md"), "Lost", "markdown", "r", "h", text, chunks)])
+    corpus.vectors.add(["orphan"], corpus.embedder.embed(["stray"]), ["nodoc"])
+
+    code, out = sleuth("doctor")
+    assert code == 0 and "Repaired" in out, out
+    corpus = open_corpus(settings)
+    assert corpus.store.pending_doc_ids() == []
+    assert corpus.vectors.ids() == {c.chunk_id for c in chunks}
+    assert corpus.search("vectors never reached the index", k=1)[0].doc_id == "lostdoc"
+    code, out = sleuth("doctor")
+    assert "OK" in out
+
+
+def test_empty_corpus_search_says_what_to_do() -> None:
+    code, out = sleuth("search", "anything")
+    assert code == 0 and "sleuth ingest --sample" in out
+
+
+def test_installed_console_script_runs() -> None:
+    exe = Path(sys.executable).with_name("sleuth")
+    if not exe.exists():
+        pytest.skip("package not installed into this environment (scripts/test.sh installs it)")
+    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "ingest" in out.stdout and "search" in out.stdout
+
+
+@pytest.mark.slow
+def test_kill_9_mid_ingest_then_rerun_leaves_a_consistent_complete_corpus(tmp_path: Path) -> None:
+    docs = tmp_path / "many"
+    for i in range(120):
+        write(docs / f"note{i:03}.md", f"# Note {i}\n\n" + f"Paragraph about topic {i} and its details. " * 60)
+    env = {**os.environ, "SLEUTH_DATA_DIR": str(load_settings().data_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "sleuth", "-v", "--log-json", "ingest", str(docs)],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    for line in proc.stderr:  # kill as soon as the first group is indexed: more groups are still to come
+        if "ingest.group_indexed" in line:
+            proc.kill()
+            break
+    proc.wait(timeout=30)
+    assert proc.returncode == -9
+
+    code, out = sleuth("ingest", str(docs))
+    assert code == 0, out
+    corpus = open_corpus(load_settings())
+    stats = corpus.store.stats()
+    assert stats["documents"] == 120 and stats["pending"] == 0
+    assert corpus.vectors.ids() == corpus.store.indexed_chunk_ids()
+    assert len(corpus.lexical()) == stats["chunks"]

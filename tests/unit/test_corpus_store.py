@@ -1,0 +1,63 @@
+"""The DuckDB corpus store on a real database file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import subprocess
+import sys
+
+import pytest
+
+from tools.corpus_store import CorpusStore, NewDocument
+from tools.duck import open_duckdb
+from tools.errors import StoreBusy
+from tools.records import Chunk
+
+
+def _doc(doc_id: str, text: str) -> NewDocument:
+    chunks = [Chunk(f"{doc_id}-c0", doc_id, 0, 0, len(text), text)]
+    return NewDocument(doc_id=doc_id, source=f"/docs/{doc_id}.md", title=doc_id.upper(), kind="markdown",
+                       raw_hash="r" + text, content_hash="h" + text, text=text, chunks=chunks)
+
+
+def test_migrations_are_idempotent_and_recorded(tmp_path: Path) -> None:
+    CorpusStore(tmp_path / "db.duckdb")
+    CorpusStore(tmp_path / "db.duckdb")
+    with open_duckdb(tmp_path / "db.duckdb") as con:
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+
+
+def test_write_pending_then_indexed_and_replace(tmp_path: Path) -> None:
+    store = CorpusStore(tmp_path / "db.duckdb")
+    g0 = store.generation()
+    store.write_pending([_doc("a", "alpha text"), _doc("b", "beta text")])
+    assert store.pending_doc_ids() == ["a", "b"] or sorted(store.pending_doc_ids()) == ["a", "b"]
+    assert store.generation() == g0 + 1
+    store.mark_indexed(["a"])
+    assert store.pending_doc_ids() == ["b"]
+    assert store.indexed_chunk_ids() == {"a-c0"}
+    # replacing a document replaces its chunks (same chunk id re-inserted in one transaction)
+    store.write_pending([_doc("a", "alpha text v2")])
+    rows = store.chunk_rows(["a"])
+    assert [r.text for r in rows] == ["alpha text v2"] and rows[0].title == "A"
+    assert store.document_text("a") == "alpha text v2"
+    store.delete_documents(["a", "b"])
+    assert store.stats()["documents"] == 0 and store.stats()["chunks"] == 0
+
+
+def test_database_held_by_another_process_gives_busy_message(tmp_path: Path) -> None:
+    path = tmp_path / "db.duckdb"
+    CorpusStore(path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(path)!r}); print('ready', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreBusy, match="busy: another sleuth process"), open_duckdb(path, busy_wait_s=0.3):
+            pass
+    finally:
+        holder.communicate("", timeout=10)
+    with open_duckdb(path, busy_wait_s=0.3) as con:  # free again once the other process exits
+        assert con.execute("SELECT 1").fetchone() == (1,)

@@ -1,0 +1,204 @@
+"""The corpus in DuckDB: documents, chunks, skips and ingest runs. Short-lived connections only
+(see tools/duck.py), so searches and other processes can interleave with a long ingest.
+
+A document's ``status`` is ``pending`` from the moment its chunks are written until its vectors are
+in Chroma, then ``indexed``: a process killed in between leaves ``pending`` rows that the next
+ingest (or ``sleuth doctor``) re-embeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tools.duck import open_duckdb
+from tools.records import Chunk
+
+# Append-only migrations: index i brings the schema to version i + 1.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE documents (
+        doc_id VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, title VARCHAR, kind VARCHAR,
+        origin VARCHAR DEFAULT 'local', raw_hash VARCHAR, content_hash VARCHAR, char_count INTEGER,
+        chunk_count INTEGER, status VARCHAR, ingested_at TIMESTAMP, updated_at TIMESTAMP, text VARCHAR);
+    -- no key constraints on chunks: DuckDB rejects delete + re-insert of one key in a transaction
+    CREATE TABLE chunks (
+        chunk_id VARCHAR, doc_id VARCHAR, ordinal INTEGER, start_char INTEGER, end_char INTEGER, text VARCHAR);
+    CREATE TABLE skips (source VARCHAR, reason VARCHAR, skipped_at TIMESTAMP, ingest_id VARCHAR);
+    CREATE TABLE ingest_runs (
+        ingest_id VARCHAR, started_at TIMESTAMP, ended_at TIMESTAMP, added INTEGER, updated INTEGER,
+        unchanged INTEGER, skipped INTEGER, pruned INTEGER, chunks INTEGER, status VARCHAR);
+    CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+    INSERT INTO meta VALUES ('generation', '0');
+    """,
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    doc_id: str
+    source: str
+    title: str
+    raw_hash: str
+    status: str
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    doc_id: str
+    source: str
+    title: str
+    kind: str
+    raw_hash: str
+    content_hash: str
+    text: str
+    chunks: list[Chunk]
+    origin: str = "local"
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """What the search snapshot needs of a chunk (title/source joined from its document)."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    source: str
+    origin: str
+    start: int
+    end: int
+    text: str
+
+
+class CorpusStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with open_duckdb(self.path) as con:
+            con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, applied_at TIMESTAMP)")
+            applied = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+            for version, sql in enumerate(MIGRATIONS[applied:], start=applied + 1):
+                con.execute("BEGIN")
+                con.execute(sql)
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, utcnow()])
+                con.execute("COMMIT")
+
+    # --- reads -------------------------------------------------------------------------------
+    def documents(self) -> dict[str, StoredDocument]:
+        with open_duckdb(self.path) as con:
+            rows = con.execute("SELECT doc_id, source, title, raw_hash, status FROM documents").fetchall()
+        return {r[0]: StoredDocument(*r) for r in rows}
+
+    def generation(self) -> int:
+        with open_duckdb(self.path) as con:
+            return int(con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+
+    def chunk_rows(self, doc_ids: Iterable[str] | None = None) -> list[ChunkRow]:
+        sql = (
+            "SELECT c.chunk_id, c.doc_id, d.title, d.source, d.origin, c.start_char, c.end_char, c.text "
+            "FROM chunks c JOIN documents d USING (doc_id)"
+        )
+        with open_duckdb(self.path) as con:
+            if doc_ids is None:
+                rows = con.execute(sql + " ORDER BY c.doc_id, c.ordinal").fetchall()
+            else:
+                ids = list(doc_ids)
+                rows = con.execute(sql + " WHERE c.doc_id IN (SELECT unnest(?)) ORDER BY c.doc_id, c.ordinal", [ids])
+                rows = rows.fetchall()
+        return [ChunkRow(*r) for r in rows]
+
+    def indexed_chunk_ids(self) -> set[str]:
+        with open_duckdb(self.path) as con:
+            rows = con.execute(
+                "SELECT chunk_id FROM chunks JOIN documents USING (doc_id) WHERE status = 'indexed'"
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def pending_doc_ids(self) -> list[str]:
+        with open_duckdb(self.path) as con:
+            return [r[0] for r in con.execute("SELECT doc_id FROM documents WHERE status = 'pending'").fetchall()]
+
+    def document_text(self, doc_id: str) -> str | None:
+        with open_duckdb(self.path) as con:
+            row = con.execute("SELECT text FROM documents WHERE doc_id = ?", [doc_id]).fetchone()
+        return row[0] if row else None
+
+    def stats(self) -> dict[str, int]:
+        with open_duckdb(self.path) as con:
+            docs, pending = con.execute(
+                "SELECT count(*), count(*) FILTER (WHERE status = 'pending') FROM documents"
+            ).fetchone()
+            chunks = con.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            skips = con.execute("SELECT count(DISTINCT source) FROM skips").fetchone()[0]
+        return {"documents": docs, "pending": pending, "chunks": chunks, "skipped_paths": skips}
+
+    def recent_skips(self, ingest_id: str) -> list[tuple[str, str]]:
+        with open_duckdb(self.path) as con:
+            return con.execute(
+                "SELECT source, reason FROM skips WHERE ingest_id = ? ORDER BY source", [ingest_id]
+            ).fetchall()
+
+    # --- writes ------------------------------------------------------------------------------
+    def write_pending(self, docs: list[NewDocument]) -> None:
+        """Replace each document's row and chunks in one transaction, status ``pending``."""
+        now = utcnow()
+        with open_duckdb(self.path) as con:
+            con.execute("BEGIN")
+            ids = [d.doc_id for d in docs]
+            con.execute("DELETE FROM chunks WHERE doc_id IN (SELECT unnest(?))", [ids])
+            con.execute("DELETE FROM documents WHERE doc_id IN (SELECT unnest(?))", [ids])
+            con.executemany(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                [
+                    [d.doc_id, d.source, d.title, d.kind, d.origin, d.raw_hash, d.content_hash, len(d.text),
+                     len(d.chunks), now, now, d.text]
+                    for d in docs
+                ],
+            )
+            rows = [[c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.text] for d in docs for c in d.chunks]
+            if rows:
+                con.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._bump_generation(con)
+            con.execute("COMMIT")
+
+    def mark_indexed(self, doc_ids: list[str]) -> None:
+        with open_duckdb(self.path) as con:
+            con.execute(
+                "UPDATE documents SET status = 'indexed', updated_at = ? WHERE doc_id IN (SELECT unnest(?))",
+                [utcnow(), doc_ids],
+            )
+
+    def delete_documents(self, doc_ids: list[str]) -> None:
+        with open_duckdb(self.path) as con:
+            con.execute("BEGIN")
+            con.execute("DELETE FROM chunks WHERE doc_id IN (SELECT unnest(?))", [doc_ids])
+            con.execute("DELETE FROM documents WHERE doc_id IN (SELECT unnest(?))", [doc_ids])
+            self._bump_generation(con)
+            con.execute("COMMIT")
+
+    def record_skips(self, ingest_id: str, skips: list[tuple[str, str]]) -> None:
+        if not skips:
+            return
+        now = utcnow()
+        with open_duckdb(self.path) as con:
+            con.executemany("INSERT INTO skips VALUES (?, ?, ?, ?)", [[s, r, now, ingest_id] for s, r in skips])
+
+    def record_ingest(self, ingest_id: str, started_at: datetime, counts: dict[str, int], status: str) -> None:
+        keys = ("added", "updated", "unchanged", "skipped", "pruned", "chunks")
+        with open_duckdb(self.path) as con:
+            con.execute(
+                "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [ingest_id, started_at, utcnow(), *[counts.get(k, 0) for k in keys], status],
+            )
+
+    @staticmethod
+    def _bump_generation(con: object) -> None:
+        con.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS VARCHAR) WHERE key = 'generation'")
