@@ -29,8 +29,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the database and indexes live [env: SLEUTH_DATA_DIR].")

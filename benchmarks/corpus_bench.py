@@ -1,0 +1,194 @@
+"""Corpus figures: ingest throughput vs. the embedding model alone, hybrid query latency at scale,
+peak memory of each. Every phase runs in its own process so peak RSS belongs to that phase.
+
+    python benchmarks/corpus_bench.py                      # all phases, default sizes
+    python benchmarks/corpus_bench.py --sizes 10000 100000 --queries 300
+    python benchmarks/corpus_bench.py --embed-all          # embed every synthetic chunk for real (slow)
+
+Synthetic text: sentences drawn (seeded) from the bundled sample corpus, so the vocabulary and
+sentence lengths are realistic. At 100k chunks, embedding every chunk with MiniLM on 2 cores would take
+~20 minutes; by default the query phase embeds the first ``--embed-limit`` chunks for real and gives
+the rest noisy copies of those vectors (same dimension, norm and rough distribution). Query latency
+includes embedding the query with the real model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.chunking import chunk_text  # noqa: E402
+from tools.corpus_store import NewDocument  # noqa: E402
+from tools.embeddings import MiniLMEmbedder  # noqa: E402
+from tools.ingest import IngestOptions, ingest_paths  # noqa: E402
+from tools.lexical import index_text  # noqa: E402
+from tools.local_corpus import LocalCorpus  # noqa: E402
+from tools.records import content_hash  # noqa: E402
+
+SAMPLE = ROOT / "sleuth" / "sample_corpus"
+
+
+def sentences() -> list[str]:
+    text = " ".join(p.read_text() for p in sorted(SAMPLE.glob("*.md")))
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", re.sub(r"#+ ", "", text)) if len(s.split()) > 5]
+
+
+def synthetic_docs(n_docs: int, chars: int, seed: int = 7) -> list[tuple[str, str]]:
+    rng, pool = random.Random(seed), sentences()
+    docs = []
+    for i in range(n_docs):
+        body, size = [], 0
+        while size < chars:
+            s = rng.choice(pool)
+            body.append(s)
+            size += len(s) + 1
+        docs.append((f"Synthetic note {i}", " ".join(body)))
+    return docs
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def phase_ingest(args: argparse.Namespace) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="sleuth-bench-"))
+    folder = work / "docs"
+    folder.mkdir()
+    for i, (title, body) in enumerate(synthetic_docs(args.docs, args.doc_chars)):
+        (folder / f"doc{i:05}.md").write_text(f"# {title}\n\n{body}\n")
+    embedder = MiniLMEmbedder(Path(args.cache_dir), batch_size=32)
+    embedder.embed(["warm up"])  # model load / one-time ONNX build excluded from both timings
+    options = IngestOptions()
+    texts = []
+    for i, p in enumerate(sorted(folder.glob("*.md"))):
+        text = p.read_text()
+        texts += [index_text(f"Synthetic note {i}", c.text) for c in chunk_text(str(i), text)]
+    t0 = time.perf_counter()
+    embedder.embed(texts)
+    embed_s = time.perf_counter() - t0
+    tokens = embedder.count_tokens(texts)
+    corpus = LocalCorpus(work / "data", embedder)
+    t0 = time.perf_counter()
+    report = ingest_paths(corpus, [folder], options)
+    ingest_s = time.perf_counter() - t0
+    return {
+        "documents": args.docs, "chunks": report.chunks, "tokens": tokens,
+        "embed_only_s": round(embed_s, 2), "ingest_s": round(ingest_s, 2),
+        "ingest_over_embed": round(ingest_s / embed_s, 3),
+        "ingest_chunks_per_s": round(report.chunks / ingest_s, 1),
+        "ingest_tokens_per_s": round(tokens / ingest_s, 1),
+        "embed_chunks_per_s": round(len(texts) / embed_s, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def phase_build(args: argparse.Namespace) -> dict:
+    """Build a corpus of ``--size`` chunks directly through the store/index APIs."""
+    data = Path(args.data_dir)
+    embedder = MiniLMEmbedder(Path(args.cache_dir), batch_size=32)
+    corpus = LocalCorpus(data, embedder)
+    docs_raw = synthetic_docs(args.size // 4 + 1, 3600, seed=args.size)
+    docs, n = [], 0
+    for i, (title, body) in enumerate(docs_raw):
+        doc_id = f"d{i:07}"
+        chunks = chunk_text(doc_id, body)[: max(0, args.size - n)]
+        if not chunks:
+            break
+        n += len(chunks)
+        docs.append(NewDocument(doc_id, f"/synthetic/{doc_id}.md", title, "markdown", "r", content_hash(body),
+                                body, chunks))
+    t0 = time.perf_counter()
+    rows = [(c.chunk_id, d.doc_id, index_text(d.title, c.text)) for d in docs for c in d.chunks]
+    limit = len(rows) if args.embed_all else min(args.embed_limit, len(rows))
+    real = embedder.embed([r[2] for r in rows[:limit]])
+    rng = np.random.default_rng(0)
+    vectors = np.empty((len(rows), real.shape[1]), np.float32)
+    vectors[:limit] = real
+    if limit < len(rows):
+        base = real[rng.integers(0, limit, len(rows) - limit)]
+        noisy = base + rng.normal(0, 0.03, base.shape).astype(np.float32)
+        vectors[limit:] = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+    embed_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(0, len(docs), 2000):
+        corpus.store.write_pending(docs[i : i + 2000])
+    corpus.vectors.add([r[0] for r in rows], vectors, [r[1] for r in rows])
+    corpus.store.mark_indexed([d.doc_id for d in docs])
+    corpus.rebuild_lexical()
+    return {"chunks": len(rows), "embedded_for_real": limit, "embed_s": round(embed_s, 1),
+            "store_and_index_s": round(time.perf_counter() - t0, 1), "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def phase_query(args: argparse.Namespace) -> dict:
+    embedder = MiniLMEmbedder(Path(args.cache_dir), batch_size=32)
+    t0 = time.perf_counter()
+    corpus = LocalCorpus(Path(args.data_dir), embedder)
+    corpus.search("warm up query", k=10)
+    open_s = time.perf_counter() - t0
+    rng = random.Random(1)
+    pool = sentences()
+    queries = [" ".join(rng.choice(pool).split()[:rng.randint(3, 9)]) for _ in range(args.queries)]
+    latencies = []
+    for q in queries:
+        t0 = time.perf_counter()
+        corpus.search(q, k=10)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    lat = np.array(latencies)
+    return {"chunks": len(corpus.lexical()), "queries": len(queries), "open_and_first_query_s": round(open_s, 2),
+            "p50_ms": round(float(np.percentile(lat, 50)), 2), "p95_ms": round(float(np.percentile(lat, 95)), 2),
+            "mean_ms": round(float(lat.mean()), 2), "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+PHASES = {"ingest": phase_ingest, "build": phase_build, "query": phase_query}
+
+
+def run_phase(name: str, *extra: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--phase", name, *extra], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"phase {name} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--phase", choices=sorted(PHASES))
+    ap.add_argument("--docs", type=int, default=300, help="documents for the ingest phase")
+    ap.add_argument("--doc-chars", type=int, default=3000)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="chunk counts for query latency")
+    ap.add_argument("--size", type=int, default=10_000)
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--embed-limit", type=int, default=5000)
+    ap.add_argument("--embed-all", action="store_true")
+    ap.add_argument("--data-dir")
+    ap.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sleuth" / "models"))
+    args = ap.parse_args()
+    if args.phase:
+        print(json.dumps(PHASES[args.phase](args)))
+        return
+    common = ["--cache-dir", args.cache_dir]
+    results = {"ingest": run_phase("ingest", "--docs", str(args.docs), "--doc-chars", str(args.doc_chars), *common)}
+    print("ingest:", json.dumps(results["ingest"]), flush=True)
+    for size in args.sizes:
+        data_dir = tempfile.mkdtemp(prefix=f"sleuth-bench-{size}-")
+        flags = ["--size", str(size), "--data-dir", data_dir, "--embed-limit", str(args.embed_limit), *common]
+        build = run_phase("build", *flags, *(["--embed-all"] if args.embed_all else []))
+        query = run_phase("query", *flags, "--queries", str(args.queries))
+        results[f"query_{size}"] = {"build": build, "query": query}
+        print(f"query@{size}:", json.dumps(results[f"query_{size}"]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
