@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tools.errors import ConfigError
@@ -30,12 +30,14 @@ def default_cache_dir() -> Path:
 
 
 def config_file_path() -> Path | None:
-    candidates = [os.environ.get("SLEUTH_CONFIG"), "sleuth.toml", str(Path.home() / ".config/sleuth/sleuth.toml")]
-    for candidate in candidates:
-        if candidate and Path(candidate).expanduser().is_file():
-            return Path(candidate).expanduser()
-    if os.environ.get("SLEUTH_CONFIG"):
-        raise ConfigError(f"SLEUTH_CONFIG points to {os.environ['SLEUTH_CONFIG']}, which is not a file")
+    explicit = os.environ.get("SLEUTH_CONFIG")
+    if explicit:
+        if not Path(explicit).expanduser().is_file():
+            raise ConfigError(f"SLEUTH_CONFIG points to {explicit}, which is not a file")
+        return Path(explicit).expanduser()
+    for candidate in (Path("sleuth.toml"), Path.home() / ".config/sleuth/sleuth.toml"):
+        if candidate.is_file():
+            return candidate
     return None
 
 
@@ -81,6 +83,13 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_timeout_s: float = 120.0
 
+    # Research runs: budgets (hitting one ends the run with a partial report) and the relevance cut-off.
+    max_iterations: int = Field(default=3, ge=1, description="research rounds: retrieve -> write -> verify")
+    max_llm_calls: int = Field(default=40, ge=1)
+    max_tokens: int = Field(default=200_000, ge=1)
+    max_wall_s: float = Field(default=600.0, gt=0)
+    relevance_min_cosine: float = 0.25
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -114,10 +123,9 @@ def load_settings(**overrides: Any) -> Settings:
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         settings = Settings(**clean)
-    except ConfigError:
-        raise
-    except Exception as e:  # pydantic ValidationError: report as a config problem, one line
-        raise ConfigError(f"invalid configuration: {e}".splitlines()[0]) from e
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from e
     fallbacks = {
         "llm_base_url": os.environ.get("OPENAI_BASE_URL"),
         "llm_api_key": os.environ.get("OPENAI_API_KEY"),
