@@ -55,6 +55,7 @@ class StoredDocument:
     title: str
     raw_hash: str
     status: str
+    origin: str
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class CorpusStore:
     # --- reads -------------------------------------------------------------------------------
     def documents(self) -> dict[str, StoredDocument]:
         with open_duckdb(self.path) as con:
-            rows = con.execute("SELECT doc_id, source, title, raw_hash, status FROM documents").fetchall()
+            rows = con.execute("SELECT doc_id, source, title, raw_hash, status, origin FROM documents").fetchall()
         return {r[0]: StoredDocument(*r) for r in rows}
 
     def generation(self) -> int:

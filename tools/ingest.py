@@ -154,7 +154,8 @@ def _skip(report: IngestReport, path: Path, reason: str) -> None:
 
 
 def _prune(corpus: LocalCorpus) -> int:
-    gone = [d.doc_id for d in corpus.store.documents().values() if not Path(d.source).exists()]
+    documents = corpus.store.documents().values()
+    gone = [d.doc_id for d in documents if d.origin == "local" and not Path(d.source).exists()]
     if gone:
         corpus.store.delete_documents(gone)
         corpus.vectors.delete_documents(gone)
