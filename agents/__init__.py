@@ -1,0 +1,1 @@
+"""Node logic of the research graph: plain functions of (state, deps) -> partial state update."""

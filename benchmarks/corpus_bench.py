@@ -85,8 +85,11 @@ def phase_ingest(args: argparse.Namespace) -> dict:
     report = ingest_paths(corpus, [folder], options)
     ingest_s = time.perf_counter() - t0
     return {
-        "documents": args.docs, "chunks": report.chunks, "tokens": tokens,
-        "embed_only_s": round(embed_s, 2), "ingest_s": round(ingest_s, 2),
+        "documents": args.docs,
+        "chunks": report.chunks,
+        "tokens": tokens,
+        "embed_only_s": round(embed_s, 2),
+        "ingest_s": round(ingest_s, 2),
         "ingest_over_embed": round(ingest_s / embed_s, 3),
         "ingest_chunks_per_s": round(report.chunks / ingest_s, 1),
         "ingest_tokens_per_s": round(tokens / ingest_s, 1),
@@ -108,8 +111,11 @@ def phase_build(args: argparse.Namespace) -> dict:
         if not chunks:
             break
         n += len(chunks)
-        docs.append(NewDocument(doc_id, f"/synthetic/{doc_id}.md", title, "markdown", "r", content_hash(body),
-                                body, chunks))
+        docs.append(
+            NewDocument(
+                doc_id, f"/synthetic/{doc_id}.md", title, "markdown", "r", content_hash(body), body, chunks
+            )
+        )
     t0 = time.perf_counter()
     rows = [(c.chunk_id, d.doc_id, index_text(d.title, c.text)) for d in docs for c in d.chunks]
     limit = len(rows) if args.embed_all else min(args.embed_limit, len(rows))
@@ -128,8 +134,13 @@ def phase_build(args: argparse.Namespace) -> dict:
     corpus.vectors.add([r[0] for r in rows], vectors, [r[1] for r in rows])
     corpus.store.mark_indexed([d.doc_id for d in docs])
     corpus.rebuild_lexical()
-    return {"chunks": len(rows), "embedded_for_real": limit, "embed_s": round(embed_s, 1),
-            "store_and_index_s": round(time.perf_counter() - t0, 1), "peak_rss_mb": round(peak_rss_mb(), 1)}
+    return {
+        "chunks": len(rows),
+        "embedded_for_real": limit,
+        "embed_s": round(embed_s, 1),
+        "store_and_index_s": round(time.perf_counter() - t0, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
 
 
 def phase_query(args: argparse.Namespace) -> dict:
@@ -140,16 +151,22 @@ def phase_query(args: argparse.Namespace) -> dict:
     open_s = time.perf_counter() - t0
     rng = random.Random(1)
     pool = sentences()
-    queries = [" ".join(rng.choice(pool).split()[:rng.randint(3, 9)]) for _ in range(args.queries)]
+    queries = [" ".join(rng.choice(pool).split()[: rng.randint(3, 9)]) for _ in range(args.queries)]
     latencies = []
     for q in queries:
         t0 = time.perf_counter()
         corpus.search(q, k=10)
         latencies.append((time.perf_counter() - t0) * 1000)
     lat = np.array(latencies)
-    return {"chunks": len(corpus.lexical()), "queries": len(queries), "open_and_first_query_s": round(open_s, 2),
-            "p50_ms": round(float(np.percentile(lat, 50)), 2), "p95_ms": round(float(np.percentile(lat, 95)), 2),
-            "mean_ms": round(float(lat.mean()), 2), "peak_rss_mb": round(peak_rss_mb(), 1)}
+    return {
+        "chunks": len(corpus.lexical()),
+        "queries": len(queries),
+        "open_and_first_query_s": round(open_s, 2),
+        "p50_ms": round(float(np.percentile(lat, 50)), 2),
+        "p95_ms": round(float(np.percentile(lat, 95)), 2),
+        "mean_ms": round(float(lat.mean()), 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
 
 
 PHASES = {"ingest": phase_ingest, "build": phase_build, "query": phase_query}
@@ -167,7 +184,9 @@ def main() -> None:
     ap.add_argument("--phase", choices=sorted(PHASES))
     ap.add_argument("--docs", type=int, default=300, help="documents for the ingest phase")
     ap.add_argument("--doc-chars", type=int, default=3000)
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000], help="chunk counts for query latency")
+    ap.add_argument(
+        "--sizes", type=int, nargs="+", default=[10_000, 100_000], help="chunk counts for query latency"
+    )
     ap.add_argument("--size", type=int, default=10_000)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--embed-limit", type=int, default=5000)
@@ -179,7 +198,9 @@ def main() -> None:
         print(json.dumps(PHASES[args.phase](args)))
         return
     common = ["--cache-dir", args.cache_dir]
-    results = {"ingest": run_phase("ingest", "--docs", str(args.docs), "--doc-chars", str(args.doc_chars), *common)}
+    results = {
+        "ingest": run_phase("ingest", "--docs", str(args.docs), "--doc-chars", str(args.doc_chars), *common)
+    }
     print("ingest:", json.dumps(results["ingest"]), flush=True)
     for size in args.sizes:
         data_dir = tempfile.mkdtemp(prefix=f"sleuth-bench-{size}-")

@@ -21,7 +21,7 @@ app = typer.Typer(
     name="sleuth",
     help=(
         "Sleuth: deep research over your own documents (and the web), with citations that resolve to the "
-        "exact passage.\n\nStart with `sleuth ingest PATH...` to add documents, then `sleuth search \"...\"`. "
+        'exact passage.\n\nStart with `sleuth ingest PATH...` to add documents, then `sleuth search "..."`. '
         "Everything works offline by default; configure an LLM or embeddings endpoint in sleuth.toml or "
         "SLEUTH_* variables (see `sleuth config`)."
     ),
@@ -33,7 +33,8 @@ console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", help="Where the database and indexes live [env: SLEUTH_DATA_DIR].")
+    Path | None,
+    typer.Option("--data-dir", help="Where the database and indexes live [env: SLEUTH_DATA_DIR]."),
 ]
 
 
@@ -58,7 +59,9 @@ def run_guarded(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 @app.callback()
 def main(
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug).")] = 0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug).")
+    ] = 0,
     log_json: Annotated[bool, typer.Option("--log-json", help="Structured JSON logs on stderr.")] = False,
 ) -> None:
     configure_logging(["error", "info", "debug"][min(verbose, 2)], json_logs=log_json)
@@ -72,9 +75,13 @@ def version() -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (recursive): .md .txt .html .pdf")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (recursive): .md .txt .html .pdf")
+    ] = None,
     sample: Annotated[bool, typer.Option("--sample", help="Also ingest the bundled sample corpus.")] = False,
-    prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files no longer exist.")] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove documents whose files no longer exist.")
+    ] = False,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Add or update documents in the local corpus.
@@ -91,8 +98,13 @@ def ingest(
         fail("nothing to ingest: give one or more PATHs, or --sample for the bundled sample corpus")
     settings = run_guarded(_settings, data_dir)
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True, disable=not err.is_terminal,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
     ) as bar:
         task = bar.add_task("scanning", total=None)
 
@@ -139,7 +151,9 @@ def search(
         snippet = " ".join(p.text.split())[:280]
         lex = f"{p.lexical_score:.2f}" if p.lexical_score is not None else "-"
         den = f"{p.dense_score:.3f}" if p.dense_score is not None else "-"
-        console.print(f"[bold][{i}] {escape(p.title)}[/bold]  [dim]{escape(p.source)} chars {p.start}-{p.end}[/dim]")
+        console.print(
+            f"[bold][{i}] {escape(p.title)}[/bold]  [dim]{escape(p.source)} chars {p.start}-{p.end}[/dim]"
+        )
         console.print(f"    [dim]fused {p.score:.4f} · bm25 {lex} · cosine {den} · chunk {p.chunk_id}[/dim]")
         console.print(f"    {escape(snippet)}{'…' if len(p.text) > 280 else ''}")
 
@@ -157,7 +171,9 @@ def status(data_dir: DataDirOpt = None) -> None:
     table.add_row("documents", str(stats["documents"]))
     table.add_row("chunks", f"{stats['chunks']} ({corpus.vectors.count()} vectors)")
     table.add_row("embeddings", f"{corpus.embedder.name} ({corpus.embedder.dim}-d)")
-    table.add_row("engine", f"LLM {settings.llm_model}" if settings.llm_model else "offline engine (no LLM configured)")
+    table.add_row(
+        "engine", f"LLM {settings.llm_model}" if settings.llm_model else "offline engine (no LLM configured)"
+    )
     console.print(table)
 
 
@@ -195,7 +211,9 @@ def show_config(data_dir: DataDirOpt = None) -> None:
     from sleuth.settings import config_file_path
 
     settings = run_guarded(_settings, data_dir)
-    console.print(f"config file: {config_file_path() or '(none: ./sleuth.toml or ~/.config/sleuth/sleuth.toml)'}")
+    console.print(
+        f"config file: {config_file_path() or '(none: ./sleuth.toml or ~/.config/sleuth/sleuth.toml)'}"
+    )
     for name, value in settings.model_dump().items():
         shown = "***" if "api_key" in name and value else value
         console.print(f"  {name} = {shown!s}    [dim]env SLEUTH_{name.upper()}[/dim]")

@@ -14,7 +14,9 @@ def configure_logging(level: str = "error", json_logs: bool = False) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso"),
     ]
-    renderer = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False)
+    renderer = (
+        structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False)
+    )
     # pypdf reports recoverable damage ("EOF marker not found") through stdlib logging: our own skip
     # records already say what matters, so keep its chatter off the user's terminal.
     logging.getLogger("pypdf").setLevel(logging.ERROR)

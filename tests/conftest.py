@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import structlog
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -31,6 +32,13 @@ def _loopback_only_connect(self: socket.socket, address: object) -> object:
 @pytest.fixture(autouse=True)
 def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only_connect)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> None:
+    """CLI tests configure structlog with a level filter; later tests must see every event."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

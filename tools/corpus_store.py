@@ -92,7 +92,9 @@ class CorpusStore:
 
     def _migrate(self) -> None:
         with open_duckdb(self.path) as con:
-            con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, applied_at TIMESTAMP)")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, applied_at TIMESTAMP)"
+            )
             applied = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
             for version, sql in enumerate(MIGRATIONS[applied:], start=applied + 1):
                 con.execute("BEGIN")
@@ -103,7 +105,9 @@ class CorpusStore:
     # --- reads -------------------------------------------------------------------------------
     def documents(self) -> dict[str, StoredDocument]:
         with open_duckdb(self.path) as con:
-            rows = con.execute("SELECT doc_id, source, title, raw_hash, status, origin FROM documents").fetchall()
+            rows = con.execute(
+                "SELECT doc_id, source, title, raw_hash, status, origin FROM documents"
+            ).fetchall()
         return {r[0]: StoredDocument(*r) for r in rows}
 
     def generation(self) -> int:
@@ -120,7 +124,9 @@ class CorpusStore:
                 rows = con.execute(sql + " ORDER BY c.doc_id, c.ordinal").fetchall()
             else:
                 ids = list(doc_ids)
-                rows = con.execute(sql + " WHERE c.doc_id IN (SELECT unnest(?)) ORDER BY c.doc_id, c.ordinal", [ids])
+                rows = con.execute(
+                    sql + " WHERE c.doc_id IN (SELECT unnest(?)) ORDER BY c.doc_id, c.ordinal", [ids]
+                )
                 rows = rows.fetchall()
         return [ChunkRow(*r) for r in rows]
 
@@ -133,7 +139,9 @@ class CorpusStore:
 
     def pending_doc_ids(self) -> list[str]:
         with open_duckdb(self.path) as con:
-            return [r[0] for r in con.execute("SELECT doc_id FROM documents WHERE status = 'pending'").fetchall()]
+            return [
+                r[0] for r in con.execute("SELECT doc_id FROM documents WHERE status = 'pending'").fetchall()
+            ]
 
     def document_text(self, doc_id: str) -> str | None:
         with open_duckdb(self.path) as con:
@@ -165,12 +173,27 @@ class CorpusStore:
             con.execute("DELETE FROM chunks WHERE doc_id IN (SELECT unnest(?))", [ids])
             con.execute("DELETE FROM documents WHERE doc_id IN (SELECT unnest(?))", [ids])
             doc_rows = [
-                [d.doc_id, d.source, d.title, d.kind, d.origin, d.raw_hash, d.content_hash, len(d.text),
-                 len(d.chunks), "pending", now, now, d.text]
+                [
+                    d.doc_id,
+                    d.source,
+                    d.title,
+                    d.kind,
+                    d.origin,
+                    d.raw_hash,
+                    d.content_hash,
+                    len(d.text),
+                    len(d.chunks),
+                    "pending",
+                    now,
+                    now,
+                    d.text,
+                ]
                 for d in docs
             ]
             _insert_columns(con, "documents", doc_rows, 13)
-            chunk_rows = [[c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.text] for d in docs for c in d.chunks]
+            chunk_rows = [
+                [c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.text] for d in docs for c in d.chunks
+            ]
             _insert_columns(con, "chunks", chunk_rows, 6)
             self._bump_generation(con)
             con.execute("COMMIT")
@@ -195,9 +218,13 @@ class CorpusStore:
             return
         now = utcnow()
         with open_duckdb(self.path) as con:
-            con.executemany("INSERT INTO skips VALUES (?, ?, ?, ?)", [[s, r, now, ingest_id] for s, r in skips])
+            con.executemany(
+                "INSERT INTO skips VALUES (?, ?, ?, ?)", [[s, r, now, ingest_id] for s, r in skips]
+            )
 
-    def record_ingest(self, ingest_id: str, started_at: datetime, counts: dict[str, int], status: str) -> None:
+    def record_ingest(
+        self, ingest_id: str, started_at: datetime, counts: dict[str, int], status: str
+    ) -> None:
         keys = ("added", "updated", "unchanged", "skipped", "pruned", "chunks")
         with open_duckdb(self.path) as con:
             con.execute(
@@ -207,4 +234,6 @@ class CorpusStore:
 
     @staticmethod
     def _bump_generation(con: object) -> None:
-        con.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS VARCHAR) WHERE key = 'generation'")
+        con.execute(
+            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS VARCHAR) WHERE key = 'generation'"
+        )

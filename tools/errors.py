@@ -1,17 +1,17 @@
 """Sleuth's error tree. Adapters translate library errors into these with ``raise ... from e``.
 
-    SleuthError
-    ├── ConfigError            bad or missing configuration
-    ├── ToolError              an adapter failed at an I/O boundary
-    │   ├── ExtractError       a file or page could not be turned into text (carries a one-line reason)
-    │   ├── FetchError         a web fetch failed or was refused
-    │   ├── SearchError        a search backend failed
-    │   └── StoreError         DuckDB / Chroma trouble
-    │       ├── StoreBusy      another sleuth process holds the data directory
-    │       └── EmbeddingMismatch  the vector collection was built with another embedding model
-    ├── ModelError             an LLM call failed
-    │   └── OutputInvalid      structured output did not validate (after the one repair attempt)
-    └── BudgetExceeded         a run hit one of its hard budgets
+SleuthError
+├── ConfigError            bad or missing configuration
+├── ToolError              an adapter failed at an I/O boundary
+│   ├── ExtractError       a file or page could not be turned into text (carries a one-line reason)
+│   ├── FetchError         a web fetch failed or was refused
+│   ├── SearchError        a search backend failed
+│   └── StoreError         DuckDB / Chroma trouble
+│       ├── StoreBusy      another sleuth process holds the data directory
+│       └── EmbeddingMismatch  the vector collection was built with another embedding model
+├── ModelError             an LLM call failed
+│   └── OutputInvalid      structured output did not validate (after the one repair attempt)
+└── BudgetExceeded         a run hit one of its hard budgets
 """
 
 from __future__ import annotations

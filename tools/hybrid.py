@@ -41,7 +41,9 @@ def rrf_fuse(rankings: dict[str, list[tuple[int, float]]], rrf_k: int = RRF_K) -
 class HybridSearch:
     """``SearchBackend`` over the local corpus. ``depth`` is how many candidates each retriever gives."""
 
-    def __init__(self, lexical: LexicalIndex, vectors: VectorIndex, embedder: Embedder, *, depth: int = 100) -> None:
+    def __init__(
+        self, lexical: LexicalIndex, vectors: VectorIndex, embedder: Embedder, *, depth: int = 100
+    ) -> None:
         self.lexical = lexical
         self.vectors = vectors
         self.embedder = embedder
@@ -60,8 +62,17 @@ class HybridSearch:
     def _passage(self, hit: _Hit) -> Passage:
         row = self.lexical.row(hit.row)
         return Passage(
-            chunk_id=row.chunk_id, doc_id=row.doc_id, title=row.title, source=row.source, start=row.start,
-            end=row.end, text=row.text, score=hit.fused, origin=row.origin,  # type: ignore[arg-type]
-            lexical_score=hit.lexical_score, dense_score=hit.dense_score,
-            lexical_rank=hit.lexical_rank, dense_rank=hit.dense_rank,
+            chunk_id=row.chunk_id,
+            doc_id=row.doc_id,
+            title=row.title,
+            source=row.source,
+            start=row.start,
+            end=row.end,
+            text=row.text,
+            score=hit.fused,
+            origin=row.origin,  # type: ignore[arg-type]
+            lexical_score=hit.lexical_score,
+            dense_score=hit.dense_score,
+            lexical_rank=hit.lexical_rank,
+            dense_rank=hit.dense_rank,
         )

@@ -52,8 +52,14 @@ class IngestReport:
     seconds: float = 0.0
 
     def counts(self) -> dict[str, int]:
-        return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-                "skipped": len(self.skipped), "pruned": self.pruned, "chunks": self.chunks}
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": len(self.skipped),
+            "pruned": self.pruned,
+            "chunks": self.chunks,
+        }
 
 
 def doc_id_for(path: Path) -> str:
@@ -102,8 +108,9 @@ def ingest_paths(
     return report
 
 
-def _ingest(corpus: LocalCorpus, paths: list[Path], options: IngestOptions, report: IngestReport,
-            notify: ProgressFn) -> None:
+def _ingest(
+    corpus: LocalCorpus, paths: list[Path], options: IngestOptions, report: IngestReport, notify: ProgressFn
+) -> None:
     candidates = list(iter_candidate_files(paths))
     notify("scan", {"total": len(candidates)})
     known = corpus.store.documents()
@@ -124,10 +131,21 @@ def _ingest(corpus: LocalCorpus, paths: list[Path], options: IngestOptions, repo
         if previous is not None and previous.raw_hash == extracted.raw_hash and previous.status == "indexed":
             report.unchanged += 1
             continue
-        chunks = chunk_text(doc_id, extracted.text, max_chars=options.max_chars, overlap_chars=options.overlap_chars)
-        group.append(NewDocument(doc_id=doc_id, source=str(path), title=extracted.title, kind=extracted.kind,
-                                 raw_hash=extracted.raw_hash, content_hash=content_hash(extracted.text),
-                                 text=extracted.text, chunks=chunks))
+        chunks = chunk_text(
+            doc_id, extracted.text, max_chars=options.max_chars, overlap_chars=options.overlap_chars
+        )
+        group.append(
+            NewDocument(
+                doc_id=doc_id,
+                source=str(path),
+                title=extracted.title,
+                kind=extracted.kind,
+                raw_hash=extracted.raw_hash,
+                content_hash=content_hash(extracted.text),
+                text=extracted.text,
+                chunks=chunks,
+            )
+        )
         if previous is None:
             report.added += 1
         else:

@@ -30,7 +30,9 @@ BM25_B = 0.4
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False)
+    return bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False
+    )
 
 
 def index_text(title: str, text: str) -> str:
@@ -44,7 +46,9 @@ class LexicalIndex:
         self.generation = int((folder / "generation").read_text())
         bm25_dir = folder / "bm25"
         self._bm25 = (
-            bm25s.BM25.load(str(bm25_dir), mmap=True, show_progress=False, verbosity=0) if bm25_dir.exists() else None
+            bm25s.BM25.load(str(bm25_dir), mmap=True, show_progress=False, verbosity=0)
+            if bm25_dir.exists()
+            else None
         )
         meta = np.load(folder / "meta.npz")
         self._offsets, self._starts, self._ends = meta["offsets"], meta["starts"], meta["ends"]
@@ -54,7 +58,9 @@ class LexicalIndex:
         self._docs: list[list[str]] = rows["docs"]  # [doc_id, title, source, origin]
         self.row_of = {cid: i for i, cid in enumerate(self.chunk_ids)}
         size = (folder / "texts.bin").stat().st_size
-        self._texts = np.memmap(folder / "texts.bin", dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+        self._texts = (
+            np.memmap(folder / "texts.bin", dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
+        )
 
     def __len__(self) -> int:
         return len(self.chunk_ids)
@@ -72,7 +78,9 @@ class LexicalIndex:
     def row(self, i: int) -> ChunkRow:
         doc_id, title, source, origin = self._docs[self._doc_index[i]]
         text = bytes(self._texts[self._offsets[i] : self._offsets[i + 1]]).decode("utf-8")
-        return ChunkRow(self.chunk_ids[i], doc_id, title, source, origin, int(self._starts[i]), int(self._ends[i]), text)
+        return ChunkRow(
+            self.chunk_ids[i], doc_id, title, source, origin, int(self._starts[i]), int(self._ends[i]), text
+        )
 
 
 def build_lexical_index(folder: Path, rows: list[ChunkRow], generation: int) -> None:
@@ -88,15 +96,23 @@ def build_lexical_index(folder: Path, rows: list[ChunkRow], generation: int) -> 
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(b) for b in encoded])
     (tmp / "texts.bin").write_bytes(b"".join(encoded))
-    np.savez(tmp / "meta.npz", offsets=offsets, starts=np.array([r.start for r in rows], dtype=np.int64),
-             ends=np.array([r.end for r in rows], dtype=np.int64))
+    np.savez(
+        tmp / "meta.npz",
+        offsets=offsets,
+        starts=np.array([r.start for r in rows], dtype=np.int64),
+        ends=np.array([r.end for r in rows], dtype=np.int64),
+    )
     docs: dict[str, int] = {}
     doc_list: list[list[str]] = []
     for r in rows:
         if r.doc_id not in docs:
             docs[r.doc_id] = len(doc_list)
             doc_list.append([r.doc_id, r.title, r.source, r.origin])
-    payload = {"chunk_ids": [r.chunk_id for r in rows], "doc_index": [docs[r.doc_id] for r in rows], "docs": doc_list}
+    payload = {
+        "chunk_ids": [r.chunk_id for r in rows],
+        "doc_index": [docs[r.doc_id] for r in rows],
+        "docs": doc_list,
+    }
     (tmp / "rows.json").write_text(json.dumps(payload))
     (tmp / "generation").write_text(str(generation))
     old = folder.with_name(f"{folder.name}.old{os.getpid()}")

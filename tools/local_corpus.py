@@ -48,8 +48,17 @@ class LocalCorpus:
         if row_index is None:
             return None
         r = ix.row(row_index)
-        return Passage(chunk_id=r.chunk_id, doc_id=r.doc_id, title=r.title, source=r.source, start=r.start,
-                       end=r.end, text=r.text, score=0.0, origin=r.origin)  # type: ignore[arg-type]
+        return Passage(
+            chunk_id=r.chunk_id,
+            doc_id=r.doc_id,
+            title=r.title,
+            source=r.source,
+            start=r.start,
+            end=r.end,
+            text=r.text,
+            score=0.0,
+            origin=r.origin,
+        )  # type: ignore[arg-type]
 
     def document_text(self, doc_id: str) -> str | None:
         return self.store.document_text(doc_id)

@@ -71,10 +71,14 @@ class VectorIndex:
         if k <= 0 or self.count() == 0:
             return []
         res = self._collection.query(query_embeddings=[embedding], n_results=k, include=["distances"])
-        return [(cid, 1.0 - float(dist)) for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True)]
+        return [
+            (cid, 1.0 - float(dist)) for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True)
+        ]
 
     @staticmethod
     def drop(path: Path) -> None:
-        client = chromadb.PersistentClient(path=str(path), settings=chromadb.Settings(anonymized_telemetry=False))
+        client = chromadb.PersistentClient(
+            path=str(path), settings=chromadb.Settings(anonymized_telemetry=False)
+        )
         if COLLECTION in [c.name for c in client.list_collections()]:
             client.delete_collection(COLLECTION)

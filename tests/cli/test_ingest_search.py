@@ -93,7 +93,9 @@ def test_prune_removes_documents_whose_files_are_gone(tmp_path: Path) -> None:
 
 def test_bad_inputs_are_skipped_with_one_line_reasons_and_the_rest_ingests(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
-    write(docs / "good.md", "# Good\n\nThe good note explains hybrid retrieval with sparse and dense signals.\n")
+    write(
+        docs / "good.md", "# Good\n\nThe good note explains hybrid retrieval with sparse and dense signals.\n"
+    )
     (docs / "corrupt.pdf").write_bytes(b"%PDF-1.4\n" + os.urandom(300))
     (docs / "locked.pdf").write_bytes(encrypted_pdf(minimal_pdf([["secret text"]]), user_password="pw"))
     (docs / "binary.txt").write_bytes(bytes(range(256)) * 40)
@@ -107,8 +109,14 @@ def test_bad_inputs_are_skipped_with_one_line_reasons_and_the_rest_ingests(tmp_p
     assert "1 added" in out and "6 skipped" in out
     reasons = {line.split("skipped", 1)[1].strip() for line in out.splitlines() if "skipped " in line}
     assert len(reasons) == 6
-    expected = {"corrupt.pdf": "corrupt", "locked.pdf": "encrypted", "binary.txt": "binary", "empty.md": "empty",
-                "huge.txt": "too large", "does-not-exist.md": "not exist"}
+    expected = {
+        "corrupt.pdf": "corrupt",
+        "locked.pdf": "encrypted",
+        "binary.txt": "binary",
+        "empty.md": "empty",
+        "huge.txt": "too large",
+        "does-not-exist.md": "not exist",
+    }
     for name, word in expected.items():
         assert any(name in r and word in r.lower() for r in reasons), (name, reasons)
     settings = load_settings()
@@ -122,10 +130,16 @@ def test_second_ingest_while_one_runs_is_told_busy(tmp_path: Path) -> None:
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys; from filelock import FileLock; l = FileLock(sys.argv[1]); l.acquire(); "
-         "print('ready', flush=True); sys.stdin.read()", str(settings.data_dir / "ingest.lock")],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from filelock import FileLock; l = FileLock(sys.argv[1]); l.acquire(); "
+            "print('ready', flush=True); sys.stdin.read()",
+            str(settings.data_dir / "ingest.lock"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
@@ -138,14 +152,16 @@ def test_second_ingest_while_one_runs_is_told_busy(tmp_path: Path) -> None:
 
 def test_interrupted_ingest_is_repaired_on_next_run(tmp_path: Path) -> None:
     """DuckDB written but Chroma not (process died between the two), plus a stray vector."""
-    from tools.corpus_store import NewDocument
     from tools.chunking import chunk_text
+    from tools.corpus_store import NewDocument
 
     settings = load_settings()
     corpus = open_corpus(settings)
     text = "# Lost\n\nA document whose vectors never reached the index before the crash.\n"
     chunks = chunk_text("lostdoc", text)
-    corpus.store.write_pending([NewDocument("lostdoc", str(tmp_path / "lost.md"), "Lost", "markdown", "r", "h", text, chunks)])
+    corpus.store.write_pending(
+        [NewDocument("lostdoc", str(tmp_path / "lost.md"), "Lost", "markdown", "r", "h", text, chunks)]
+    )
     corpus.vectors.add(["orphan"], corpus.embedder.embed(["stray"]), ["nodoc"])
 
     code, out = sleuth("doctor")
@@ -175,10 +191,17 @@ def test_installed_console_script_runs() -> None:
 def test_kill_9_mid_ingest_then_rerun_leaves_a_consistent_complete_corpus(tmp_path: Path) -> None:
     docs = tmp_path / "many"
     for i in range(120):
-        write(docs / f"note{i:03}.md", f"# Note {i}\n\n" + f"Paragraph about topic {i} and its details. " * 60)
+        write(
+            docs / f"note{i:03}.md", f"# Note {i}\n\n" + f"Paragraph about topic {i} and its details. " * 60
+        )
     env = {**os.environ, "SLEUTH_DATA_DIR": str(load_settings().data_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "sleuth", "-v", "--log-json", "ingest", str(docs)],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sleuth", "-v", "--log-json", "ingest", str(docs)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     for line in proc.stderr:  # kill as soon as the first group is indexed: more groups are still to come
         if "ingest.group_indexed" in line:
             proc.kill()

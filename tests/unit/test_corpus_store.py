@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,16 @@ from tools.records import Chunk
 
 def _doc(doc_id: str, text: str) -> NewDocument:
     chunks = [Chunk(f"{doc_id}-c0", doc_id, 0, 0, len(text), text)]
-    return NewDocument(doc_id=doc_id, source=f"/docs/{doc_id}.md", title=doc_id.upper(), kind="markdown",
-                       raw_hash="r" + text, content_hash="h" + text, text=text, chunks=chunks)
+    return NewDocument(
+        doc_id=doc_id,
+        source=f"/docs/{doc_id}.md",
+        title=doc_id.upper(),
+        kind="markdown",
+        raw_hash="r" + text,
+        content_hash="h" + text,
+        text=text,
+        chunks=chunks,
+    )
 
 
 def test_migrations_are_idempotent_and_recorded(tmp_path: Path) -> None:
@@ -50,12 +57,21 @@ def test_database_held_by_another_process_gives_busy_message(tmp_path: Path) -> 
     path = tmp_path / "db.duckdb"
     CorpusStore(path)
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(path)!r}); print('ready', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(path)!r}); print('ready', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(StoreBusy, match="busy: another sleuth process"), open_duckdb(path, busy_wait_s=0.3):
+        with (
+            pytest.raises(StoreBusy, match="busy: another sleuth process"),
+            open_duckdb(path, busy_wait_s=0.3),
+        ):
             pass
     finally:
         holder.communicate("", timeout=10)

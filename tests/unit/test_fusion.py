@@ -18,7 +18,12 @@ def test_rrf_scores_match_hand_computation() -> None:
 
 def test_rrf_keeps_each_retrievers_score_and_rank() -> None:
     hits = {h.row: h for h in rrf_fuse({"lexical": [(1, 4.0)], "dense": [(2, 0.5), (1, 0.4)]})}
-    assert (hits[1].lexical_rank, hits[1].lexical_score, hits[1].dense_rank, hits[1].dense_score) == (1, 4.0, 2, 0.4)
+    assert (hits[1].lexical_rank, hits[1].lexical_score, hits[1].dense_rank, hits[1].dense_score) == (
+        1,
+        4.0,
+        2,
+        0.4,
+    )
     assert hits[2].lexical_rank is None and hits[2].dense_rank == 1
 
 

@@ -12,7 +12,9 @@ from tools.errors import ConfigError
 
 def test_config_file_then_env_then_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SLEUTH_DATA_DIR")
-    (tmp_path / "sleuth.toml").write_text('data_dir = "/from/file"\nchunk_chars = 700\nllm_model = "file-model"\n')
+    (tmp_path / "sleuth.toml").write_text(
+        'data_dir = "/from/file"\nchunk_chars = 700\nllm_model = "file-model"\n'
+    )
     s = load_settings()
     assert (s.data_dir, s.chunk_chars, s.llm_model) == (Path("/from/file"), 700, "file-model")
     monkeypatch.setenv("SLEUTH_CHUNK_CHARS", "800")
@@ -25,7 +27,11 @@ def test_openai_variables_fill_llm_settings(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("OPENAI_MODEL", "m")
     s = load_settings()
-    assert (s.llm_base_url, s.llm_model, s.llm_api_key.get_secret_value()) == ("http://127.0.0.1:9/v1", "m", "sk-test")
+    assert (s.llm_base_url, s.llm_model, s.llm_api_key.get_secret_value()) == (
+        "http://127.0.0.1:9/v1",
+        "m",
+        "sk-test",
+    )
     monkeypatch.setenv("SLEUTH_LLM_MODEL", "mine")
     assert load_settings().llm_model == "mine"
 

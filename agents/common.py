@@ -1,0 +1,46 @@
+"""Helpers the nodes share: trace events, evidence views and reference numbering for prompts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def event(node: str, **fields: Any) -> dict[str, Any]:
+    """One trace entry (JSON-serialisable): which node did what."""
+    return {"node": node, "at": round(time.time(), 3), **fields}
+
+
+def section_evidence(
+    evidence: Mapping[str, Mapping[str, Any]], sq_id: str, limit: int
+) -> list[dict[str, Any]]:
+    """Passages gathered for sub-question ``sq_id``, best first (by their score for it), at most ``limit``."""
+    mine = [dict(p) for p in evidence.values() if sq_id in p.get("sub_questions", ())]
+    mine.sort(key=lambda p: (-float(p.get("sq_scores", {}).get(sq_id, p.get("score", 0.0))), p["chunk_id"]))
+    return mine[:limit]
+
+
+class RefTable:
+    """Short evidence refs ("E1", "E2"...) for a prompt, mapped back to chunk ids afterwards."""
+
+    def __init__(self) -> None:
+        self.chunk_of: dict[str, str] = {}
+        self._ref_of: dict[str, str] = {}
+
+    def ref(self, chunk_id: str) -> str:
+        if chunk_id not in self._ref_of:
+            ref = f"E{len(self._ref_of) + 1}"
+            self._ref_of[chunk_id], self.chunk_of[ref] = ref, chunk_id
+        return self._ref_of[chunk_id]
+
+    def items(self, passages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Prompt view of passages: ref, title and text only."""
+        return [
+            {"ref": self.ref(p["chunk_id"]), "title": p.get("title", ""), "text": p["text"]} for p in passages
+        ]
+
+
+def usage_of(error: BaseException) -> list[dict[str, Any]]:
+    """Usage records attached to a BudgetExceeded/OutputInvalid by agents.structured."""
+    return list(getattr(error, "usage", []))

@@ -1,0 +1,99 @@
+"""Finalize node: turns the run's state into the report record (plain JSON) that tools/report.py
+renders as Markdown or JSON. Citation numbers follow first use; every number resolves to a chunk
+retrieved in this run (anything else is refused here, a second line of defence after the writer)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agents.budget import FREE_MODELS, usage_totals
+from agents.common import event, section_evidence
+from agents.deps import ResearchDeps
+
+UNWRITTEN_EVIDENCE = 5
+
+
+def engine_label(engine: str) -> str:
+    if engine in FREE_MODELS:
+        return "Written by the offline engine (no LLM)"
+    return f"Written by {engine.removeprefix('openai:')}"
+
+
+class SourceTable:
+    """Numbers cited chunks 1..n in order of first citation."""
+
+    def __init__(self, evidence: Mapping[str, Mapping[str, Any]]) -> None:
+        self.evidence = evidence
+        self.number_of: dict[str, int] = {}
+
+    def cite(self, chunk_ids: list[str]) -> list[int]:
+        numbers = []
+        for chunk_id in chunk_ids:
+            if chunk_id in self.evidence:  # never cite what this run did not retrieve
+                numbers.append(self.number_of.setdefault(chunk_id, len(self.number_of) + 1))
+        return numbers
+
+    def sources(self) -> list[dict[str, Any]]:
+        keys = ("chunk_id", "doc_id", "title", "source", "start", "end", "origin")
+        return [{"n": n, **{k: self.evidence[cid].get(k) for k in keys}} for cid, n in self.number_of.items()]
+
+
+def _claim_view(claim: Mapping[str, Any], table: SourceTable) -> dict[str, Any]:
+    view = {k: claim.get(k) for k in ("id", "text", "verdict", "reason")}
+    view["citations"] = table.cite(list(claim["citations"]))
+    view["conflicts"] = table.cite(list(claim.get("conflicts", [])))
+    return view
+
+
+def _section(sq: Mapping[str, Any], state: Mapping[str, Any], table: SourceTable) -> dict[str, Any]:
+    claims = state.get("claims", {}).get(sq["id"])
+    section: dict[str, Any] = {"id": sq["id"], "question": sq["question"], "written": claims is not None}
+    shown = [c for c in claims or [] if c["verdict"] in (None, "supported")]
+    section["claims"] = [_claim_view(c, table) for c in shown if table.cite(list(c["citations"]))]
+    if claims is None:
+        found = section_evidence(state.get("evidence", {}), sq["id"], UNWRITTEN_EVIDENCE)
+        section["unwritten_evidence"] = [table.cite([p["chunk_id"]])[0] for p in found]
+    return section
+
+
+def verification_summary(claims: list[Mapping[str, Any]]) -> dict[str, int]:
+    counts = {
+        v: sum(1 for c in claims if c["verdict"] == v) for v in ("supported", "unsupported", "contradicted")
+    }
+    return {**counts, "unchecked": sum(1 for c in claims if c["verdict"] is None), "total": len(claims)}
+
+
+def build_report(state: Mapping[str, Any]) -> dict[str, Any]:
+    table = SourceTable(state.get("evidence", {}))
+    sections = [_section(sq, state, table) for sq in state.get("plan", [])]
+    all_claims = [c for items in state.get("claims", {}).values() for c in items]
+    conflicts = [
+        _claim_view(c, table) for c in all_claims if c["verdict"] == "contradicted" or c.get("conflicts")
+    ]
+    dropped = [_claim_view(c, table) for c in all_claims if c["verdict"] == "unsupported"]
+    calls, tokens = usage_totals(state.get("llm_usage", []))
+    engine = str(state.get("engine", ""))
+    return {
+        "question": state.get("question", ""),
+        "run_id": state.get("run_id", ""),
+        "engine": engine,
+        "engine_label": engine_label(engine),
+        "complete": not state.get("stop_reason"),
+        "stop_reason": state.get("stop_reason"),
+        "iterations": int(state.get("iteration", 1)),
+        "sections": sections,
+        "conflicts": conflicts,
+        "dropped_claims": dropped,
+        "sources": table.sources(),
+        "verification": verification_summary(all_claims),
+        "usage": {"llm_calls": calls, "tokens": tokens},
+    }
+
+
+def finalize_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
+    report = build_report(state)
+    return {
+        "report": report,
+        "trace": [event("finalize", **report["verification"], complete=report["complete"])],
+    }

@@ -1,0 +1,94 @@
+"""Verifier node: a verdict for every new claim against the passages it cites.
+
+Sections with unsupported claims (or with no claim at all) become gaps that get another research round
+while iterations and budget remain; the rest are final. Contradicted claims are kept for the report's
+conflicts section instead of being hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agents.common import RefTable, event, section_evidence, usage_of
+from agents.deps import ResearchDeps
+from agents.schemas import ClaimVerdict, VerdictsOutput
+from agents.structured import call_structured
+from tools.errors import BudgetExceeded
+
+
+def verifier_inputs(
+    state: Mapping[str, Any], pending: list[dict[str, Any]], limit: int
+) -> tuple[dict, RefTable]:
+    refs, evidence = RefTable(), state.get("evidence", {})
+    passages: dict[str, Mapping[str, Any]] = {}
+    for sq_id in dict.fromkeys(c["sub_question_id"] for c in pending):
+        passages.update({p["chunk_id"]: p for p in section_evidence(evidence, sq_id, limit)})
+    passages.update({cid: evidence[cid] for c in pending for cid in c["citations"] if cid in evidence})
+    items = refs.items(passages.values())
+    claims = [
+        {"claim_id": c["id"], "text": c["text"], "citations": [refs.ref(cid) for cid in c["citations"]]}
+        for c in pending
+    ]
+    return {"claims": claims, "evidence": items}, refs
+
+
+def apply_verdict(claim: dict[str, Any], verdict: ClaimVerdict | None, refs: RefTable) -> dict[str, Any]:
+    if verdict is None:
+        return {
+            **claim,
+            "verdict": "unsupported",
+            "reason": "the verifier returned no verdict for this claim",
+        }
+    conflicts = [refs.chunk_of[r] for r in verdict.conflicting_refs if r in refs.chunk_of]
+    return {**claim, "verdict": verdict.verdict, "reason": verdict.reason, "conflicts": conflicts}
+
+
+def next_status(sq: Mapping[str, Any], claims: list[dict[str, Any]], may_retry: bool) -> dict[str, Any]:
+    unsupported = [c["text"] for c in claims if c["verdict"] == "unsupported"]
+    if may_retry and (unsupported or not claims):
+        return {"status": "gap", "missing": unsupported or [sq["question"]]}
+    return {"status": "verified"}
+
+
+def verify_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
+    sections = {sq_id: list(items) for sq_id, items in state.get("claims", {}).items()}
+    pending = [c for items in sections.values() for c in items if c["verdict"] is None]
+    ledger, usage = deps.ledger(state), []
+    if pending:
+        inputs, refs = verifier_inputs(state, pending, deps.limits.max_evidence_per_section)
+        inputs["support_threshold"] = deps.limits.support_threshold
+        try:
+            result = call_structured(
+                deps.model, ledger, task="verifier", inputs=inputs, schema=VerdictsOutput
+            )
+        except BudgetExceeded as e:
+            trace = [event("verifier", checked=0, pending=len(pending), reason=str(e))]
+            return {"llm_usage": usage_of(e), "stop_reason": str(e), "trace": trace}
+        usage, verdicts = result.usage, {v.claim_id: v for v in result.value.verdicts}
+        sections = {
+            sq_id: [
+                apply_verdict(c, verdicts.get(c["id"]), refs) if c["verdict"] is None else c for c in items
+            ]
+            for sq_id, items in sections.items()
+        }
+    iteration = int(state.get("iteration", 1))
+    may_retry = iteration < deps.limits.max_iterations and ledger.exhausted() is None
+    written = [
+        sq
+        for sq in state.get("plan", [])
+        if state.get("status", {}).get(sq["id"], {}).get("status") == "written"
+    ]
+    status = {sq["id"]: next_status(sq, sections.get(sq["id"], []), may_retry) for sq in written}
+    gaps = sorted(sq_id for sq_id, s in status.items() if s["status"] == "gap")
+    verdict_counts: dict[str, int] = {}
+    for claim in pending:
+        verdict = next(c for c in sections[claim["sub_question_id"]] if c["id"] == claim["id"])["verdict"]
+        verdict_counts[verdict] = verdict_counts.get(verdict, 0) + 1
+    return {
+        "claims": sections,
+        "status": status,
+        "iteration": iteration + 1 if gaps else iteration,
+        "llm_usage": usage,
+        "trace": [event("verifier", checked=len(pending), verdicts=verdict_counts, gaps=gaps)],
+    }

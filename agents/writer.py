@@ -1,0 +1,88 @@
+"""Writer node: drafts the claims of every section whose research just finished, from evidence only.
+
+Citations are enforced here, not trusted: a claim may cite only refs of its own section's evidence
+(chunks retrieved in this run); other refs are removed, and a claim left with no citation is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agents.common import RefTable, event, section_evidence, usage_of
+from agents.deps import ResearchDeps
+from agents.schemas import DraftOutput
+from agents.structured import call_structured
+from tools.errors import BudgetExceeded
+from tools.records import short_id
+
+
+def sections_to_write(state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    status = state.get("status", {})
+    return [sq for sq in state.get("plan", []) if status.get(sq["id"], {}).get("status") == "researched"]
+
+
+def assemble_claims(
+    draft: DraftOutput, allowed: Mapping[str, set[str]], refs: RefTable, iteration: int
+) -> tuple[dict[str, list[dict[str, Any]]], int]:
+    """Claims per section with citations mapped to chunk ids; also how many claims were dropped."""
+    claims: dict[str, list[dict[str, Any]]] = {sq_id: [] for sq_id in allowed}
+    dropped = 0
+    for section in draft.sections:
+        if section.id not in allowed:
+            dropped += len(section.claims)
+            continue
+        for claim in section.claims:
+            cited = [
+                refs.chunk_of[r]
+                for r in dict.fromkeys(c.strip() for c in claim.citations)
+                if r in allowed[section.id]
+            ]
+            text = " ".join(claim.text.split())
+            claim_id = short_id(section.id, text, str(iteration))
+            if not cited or not text or any(c["id"] == claim_id for c in claims[section.id]):
+                dropped += 1
+                continue
+            claims[section.id].append(
+                {
+                    "id": claim_id,
+                    "sub_question_id": section.id,
+                    "text": text,
+                    "citations": cited,
+                    "verdict": None,
+                    "reason": "",
+                    "conflicts": [],
+                    "round": iteration,
+                }
+            )
+    return claims, dropped
+
+
+def write_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
+    todo = sections_to_write(state)
+    refs, allowed, sections = RefTable(), {}, []
+    for sq in todo:
+        items = refs.items(
+            section_evidence(state.get("evidence", {}), sq["id"], deps.limits.max_evidence_per_section)
+        )
+        allowed[sq["id"]] = {item["ref"] for item in items}
+        if items:
+            sections.append({"id": sq["id"], "question": sq["question"], "evidence": items})
+    update: dict[str, Any] = {"status": {sq["id"]: {"status": "written"} for sq in todo}}
+    draft, usage = DraftOutput(sections=[]), []
+    if sections:
+        inputs = {"question": state["question"], "sections": sections}
+        try:
+            result = call_structured(
+                deps.model, deps.ledger(state), task="writer", inputs=inputs, schema=DraftOutput
+            )
+            draft, usage = result.value, result.usage
+        except BudgetExceeded as e:
+            trace = [event("writer", sections=[sq["id"] for sq in todo], written=False, reason=str(e))]
+            return {"llm_usage": usage_of(e), "stop_reason": str(e), "trace": trace}
+    claims, dropped = assemble_claims(draft, allowed, refs, int(state.get("iteration", 1)))
+    counts = {sq_id: len(items) for sq_id, items in claims.items()}
+    update.update(
+        claims=claims, llm_usage=usage, trace=[event("writer", claims=counts, dropped_uncited=dropped)]
+    )
+    return update

@@ -1,0 +1,126 @@
+"""The research graph.
+
+    START -> planner -> research (Send, one branch per open sub-question, in parallel:
+                                  decide -> [rewriter -> retriever]) -> writer -> verifier
+    verifier -> research (Send, only the sections with gaps)  while iterations and budget remain
+             -> finalize -> END
+    any router -> stop -> finalize  when a budget runs out (the report says so and keeps what was found)
+
+Node logic lives in agents/; this module only wires it. Every node emits its trace events on the
+``custom`` stream (``stream_mode=["updates", "custom"]``) for live progress.
+
+Programmatic use::
+
+    from graphs.research import build_graph
+    from sleuth.research_app import default_deps     # the configured model and corpus (or build your own)
+    graph = build_graph(default_deps())  # deps: agents.deps.ResearchDeps
+    state = graph.invoke({"question": "How does BM25 differ from dense retrieval?"})
+    state["report"]                      # the report record; tools.report.render_markdown(report) for text
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer, Send
+
+from agents.common import event, section_evidence
+from agents.decide import decide_node
+from agents.deps import ResearchDeps
+from agents.planner import plan_node
+from agents.report_builder import finalize_node
+from agents.retriever import retrieve_node
+from agents.rewriter import rewrite_node
+from agents.verifier import verify_node
+from agents.writer import write_node
+from graphs.state import BranchOutput, BranchState, ResearchInput, ResearchState
+
+NodeFn = Callable[[Mapping[str, Any], ResearchDeps], dict[str, Any]]
+OPEN_STATUSES = ("open", "gap")
+
+
+def _node(fn: NodeFn, deps: ResearchDeps) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """Bind deps to a node function and publish its trace events on the custom stream."""
+
+    def run(state: Mapping[str, Any]) -> dict[str, Any]:
+        update = fn(state, deps)
+        write = get_stream_writer()
+        for entry in update.get("trace", []):
+            write({"event": "node", **entry})
+        return update
+
+    run.__name__ = fn.__name__
+    return run
+
+
+def branch_input(state: Mapping[str, Any], sq: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
+    status = state.get("status", {}).get(sq["id"], {})
+    return {
+        "run_id": state["run_id"],
+        "usage_so_far": list(state.get("llm_usage", [])),
+        "question": state["question"],
+        "sub_question": dict(sq),
+        "round": int(state.get("iteration", 1)),
+        "missing": list(status.get("missing", [])),
+        "known_evidence": section_evidence(
+            state.get("evidence", {}), sq["id"], deps.limits.max_evidence_per_section
+        ),
+        "known_queries": list(state.get("queries", {}).get(sq["id"], [])),
+    }
+
+
+def _route_research(deps: ResearchDeps, otherwise: str) -> Callable[[Mapping[str, Any]], Any]:
+    def route(state: Mapping[str, Any]) -> Any:
+        status = state.get("status", {})
+        todo = [sq for sq in state.get("plan", []) if status.get(sq["id"], {}).get("status") in OPEN_STATUSES]
+        if not todo:
+            return otherwise
+        if state.get("stop_reason") or deps.ledger(state).exhausted():
+            return "stop"
+        return [Send("research", branch_input(state, sq, deps)) for sq in todo]
+
+    return route
+
+
+def stop_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
+    reason = state.get("stop_reason") or deps.ledger(state).exhausted() or "the run was stopped"
+    return {"stop_reason": reason, "trace": [event("stop", reason=reason)]}
+
+
+def build_branch(deps: ResearchDeps) -> CompiledStateGraph:
+    branch = StateGraph(BranchState, output_schema=BranchOutput)
+    branch.add_node("decide", _node(decide_node, deps))
+    branch.add_node("rewriter", _node(rewrite_node, deps))
+    branch.add_node("retriever", _node(retrieve_node, deps))
+    branch.add_edge(START, "decide")
+    branch.add_conditional_edges(
+        "decide", lambda s: "rewriter" if s.get("retrieve") else END, ["rewriter", END]
+    )
+    branch.add_edge("rewriter", "retriever")
+    branch.add_edge("retriever", END)
+    return branch.compile(name="research")
+
+
+def build_graph(deps: ResearchDeps, checkpointer: Checkpointer = None) -> CompiledStateGraph:
+    """The compiled research graph over the given model, search backend and limits."""
+    graph = StateGraph(ResearchState, input_schema=ResearchInput)
+    graph.add_node("planner", _node(plan_node, deps))
+    graph.add_node("research", build_branch(deps))
+    graph.add_node("writer", _node(write_node, deps))
+    graph.add_node("verifier", _node(verify_node, deps))
+    graph.add_node("stop", _node(stop_node, deps))
+    graph.add_node("finalize", _node(finalize_node, deps))
+    graph.add_edge(START, "planner")
+    graph.add_conditional_edges("planner", _route_research(deps, "writer"), ["research", "writer", "stop"])
+    graph.add_edge("research", "writer")
+    graph.add_edge("writer", "verifier")
+    graph.add_conditional_edges(
+        "verifier", _route_research(deps, "finalize"), ["research", "finalize", "stop"]
+    )
+    graph.add_edge("stop", "finalize")
+    graph.add_edge("finalize", END)
+    return graph.compile(checkpointer=checkpointer, name="sleuth-research")

@@ -1,0 +1,110 @@
+"""The research graph's state: JSON-serialisable values only (so checkpoints need no custom types),
+with named reducers for the keys that parallel sub-question branches write together."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+
+def merge_evidence(left: dict[str, dict[str, Any]] | None, right: dict[str, dict[str, Any]] | None) -> dict:
+    """Union by chunk id. A chunk found for several sub-questions lists them all, keeps its best score
+    for each of them (``sq_scores``) and overall (``score``), and the round it was first found in."""
+    merged = dict(left or {})
+    for chunk_id, passage in (right or {}).items():
+        old = merged.get(chunk_id)
+        if old is None:
+            merged[chunk_id] = passage
+            continue
+        best = passage if float(passage.get("score", 0)) > float(old.get("score", 0)) else old
+        sq_scores = dict(old.get("sq_scores", {}))
+        for sq_id, score in passage.get("sq_scores", {}).items():
+            sq_scores[sq_id] = max(score, sq_scores.get(sq_id, score))
+        merged[chunk_id] = {
+            **best,
+            "sub_questions": list(
+                dict.fromkeys([*old.get("sub_questions", []), *passage.get("sub_questions", [])])
+            ),
+            "sq_scores": sq_scores,
+            "round": min(old.get("round", 0), passage.get("round", 0)),
+        }
+    return merged
+
+
+def merge_status(left: dict[str, dict[str, Any]] | None, right: dict[str, dict[str, Any]] | None) -> dict:
+    """Per sub-question, later fields overwrite earlier ones; other fields are kept."""
+    merged = {k: dict(v) for k, v in (left or {}).items()}
+    for sq_id, fields in (right or {}).items():
+        merged[sq_id] = {**merged.get(sq_id, {}), **fields}
+    return merged
+
+
+def merge_queries(left: dict[str, list[str]] | None, right: dict[str, list[str]] | None) -> dict:
+    """Every query issued per sub-question, in order, without repeats."""
+    merged = {k: list(v) for k, v in (left or {}).items()}
+    for sq_id, queries in (right or {}).items():
+        merged[sq_id] = list(dict.fromkeys([*merged.get(sq_id, []), *queries]))
+    return merged
+
+
+def replace_sections(left: dict[str, list] | None, right: dict[str, list] | None) -> dict:
+    """Claims per section: a node that writes a section replaces its whole claim list."""
+    return {**(left or {}), **(right or {})}
+
+
+def first_reason(left: str | None, right: str | None) -> str | None:
+    """The first reason a run had to stop wins; later ones do not overwrite it."""
+    return left or right or None
+
+
+class ResearchInput(TypedDict, total=False):
+    question: str
+    run_id: str
+
+
+class ResearchState(TypedDict, total=False):
+    question: str
+    run_id: str
+    engine: str
+    plan: list[dict[str, Any]]  # [{id, question, needs}]
+    status: Annotated[
+        dict[str, dict[str, Any]], merge_status
+    ]  # sq id -> {status, round, missing, decision...}
+    queries: Annotated[dict[str, list[str]], merge_queries]
+    evidence: Annotated[dict[str, dict[str, Any]], merge_evidence]  # chunk id -> Passage dict + sub_questions
+    claims: Annotated[dict[str, list[dict[str, Any]]], replace_sections]  # sq id -> claims with verdicts
+    iteration: int
+    llm_usage: Annotated[list[dict[str, Any]], operator.add]  # one record per model call
+    stop_reason: Annotated[str | None, first_reason]
+    trace: Annotated[list[dict[str, Any]], operator.add]
+    report: dict[str, Any]
+
+
+class BranchState(TypedDict, total=False):
+    """One sub-question's research branch (decide -> rewrite -> retrieve), started with ``Send``."""
+
+    run_id: str
+    usage_so_far: list[dict[str, Any]]
+    question: str
+    sub_question: dict[str, Any]
+    round: int
+    missing: list[str]
+    known_evidence: list[dict[str, Any]]
+    known_queries: list[str]
+    retrieve: bool
+    # What flows back into ResearchState:
+    status: Annotated[dict[str, dict[str, Any]], merge_status]
+    queries: Annotated[dict[str, list[str]], merge_queries]
+    evidence: Annotated[dict[str, dict[str, Any]], merge_evidence]
+    llm_usage: Annotated[list[dict[str, Any]], operator.add]
+    stop_reason: Annotated[str | None, first_reason]
+    trace: Annotated[list[dict[str, Any]], operator.add]
+
+
+class BranchOutput(TypedDict, total=False):
+    status: dict[str, dict[str, Any]]
+    queries: dict[str, list[str]]
+    evidence: dict[str, dict[str, Any]]
+    llm_usage: list[dict[str, Any]]
+    stop_reason: str | None
+    trace: list[dict[str, Any]]

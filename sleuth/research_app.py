@@ -1,0 +1,146 @@
+"""Running research: picks the engine and corpus from settings, runs (or resumes) the graph on the
+on-disk checkpointer, writes the report and records the run in DuckDB. Used by `sleuth research`,
+by the benchmark and, through ``make_graph``, by the LangGraph server (langgraph.json)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.budget import ResearchLimits
+from agents.deps import ResearchDeps
+from graphs.checkpoint import open_checkpointer, thread_config
+from graphs.research import build_graph
+from sleuth.settings import Settings, load_settings
+from sleuth.wiring import open_corpus
+from tools.errors import ConfigError, SleuthError
+from tools.llm import ChatModel, OpenAIChatModel
+from tools.offline_engine import OFFLINE_ENGINE_NAME, OfflineEngine
+from tools.report import RENDERERS
+from tools.runs import RunLog, RunOutcome
+
+EventFn = Callable[[dict[str, Any]], None]
+
+
+def limits_from_settings(settings: Settings) -> ResearchLimits:
+    return ResearchLimits(
+        max_iterations=settings.max_iterations,
+        max_llm_calls=settings.max_llm_calls,
+        max_tokens=settings.max_tokens,
+        max_wall_s=settings.max_wall_s,
+        min_cosine=settings.relevance_min_cosine,
+    )
+
+
+def make_chat_model(settings: Settings) -> ChatModel:
+    """The configured LLM, or the offline engine when no model is set (or it is set to "offline")."""
+    if not settings.llm_model or settings.llm_model == OFFLINE_ENGINE_NAME:
+        return OfflineEngine()
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return OpenAIChatModel(
+        settings.llm_base_url, api_key, settings.llm_model, timeout_s=settings.llm_timeout_s
+    )
+
+
+def default_deps(settings: Settings | None = None) -> ResearchDeps:
+    settings = settings or load_settings()
+    return ResearchDeps(
+        model=make_chat_model(settings), search=open_corpus(settings), limits=limits_from_settings(settings)
+    )
+
+
+def make_graph(config: Any = None) -> Any:
+    """Graph factory for langgraph.json; the LangGraph server supplies its own checkpointer."""
+    return build_graph(default_deps())
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    report: dict[str, Any]
+    report_path: Path
+    resumed: bool
+
+
+def default_report_path(settings: Settings, run_id: str, fmt: str) -> Path:
+    return settings.data_dir / "reports" / f"{run_id}.{fmt}"
+
+
+def _start_input(
+    graph: Any, config: dict, question: str | None, thread_id: str, engine: str
+) -> tuple[Any, str]:
+    """The graph input for a new run, or None to resume the thread's checkpoint; plus the question."""
+    saved = graph.get_state(config).values
+    if not saved:
+        if not question:
+            raise ConfigError(
+                f"no research run with thread {thread_id!r} to resume; give a question to start one"
+            )
+        return {"question": question, "run_id": thread_id}, question
+    if question and " ".join(question.split()) != saved.get("question"):
+        raise ConfigError(
+            f"thread {thread_id!r} belongs to the question {saved.get('question')!r}; use a new thread"
+        )
+    if saved.get("engine") and saved["engine"] != engine:
+        raise ConfigError(
+            f"thread {thread_id!r} was started with the {saved['engine']} engine; resume it with the same one"
+        )
+    return None, str(saved.get("question", ""))
+
+
+def _outcome(report: dict[str, Any], path: Path, fmt: str) -> RunOutcome:
+    counts = report["verification"]
+    return RunOutcome(
+        status="completed" if report["complete"] else "partial",
+        llm_calls=report["usage"]["llm_calls"],
+        tokens=report["usage"]["tokens"],
+        claims_total=counts["total"],
+        claims_supported=counts["supported"],
+        report_path=str(path),
+        report_format=fmt,
+        stop_reason=report["stop_reason"],
+    )
+
+
+def run_research(
+    settings: Settings,
+    question: str | None,
+    *,
+    thread_id: str | None = None,
+    out: Path | None = None,
+    fmt: str = "md",
+    on_event: EventFn | None = None,
+    deps: ResearchDeps | None = None,
+) -> RunResult:
+    """Run a new research thread, or resume ``thread_id`` from its last checkpoint, and write the report."""
+    if not thread_id and not (question or "").strip():
+        raise ConfigError('no question given: sleuth research "your question" (or --thread RUN_ID to resume)')
+    deps = deps or default_deps(settings)
+    thread_id = thread_id or uuid.uuid4().hex[:12]
+    config = thread_config(thread_id)
+    runs = RunLog(settings.duckdb_path)
+    with open_checkpointer(settings.checkpoint_path) as saver:
+        graph = build_graph(deps, checkpointer=saver)
+        graph_input, question = _start_input(graph, config, question, thread_id, deps.model.name)
+        runs.started(thread_id, question, deps.model.name)
+        try:
+            # durability="sync": each step's checkpoint is on disk before the next step starts, so a kill -9
+            # loses at most the step in flight.
+            stream = graph.stream(
+                graph_input, config, stream_mode=["custom"], subgraphs=True, durability="sync"
+            )
+            for _namespace, _mode, chunk in stream:
+                if on_event is not None:
+                    on_event(chunk)
+            report = graph.get_state(config).values["report"]
+        except SleuthError as e:
+            runs.finished(thread_id, RunOutcome(status="failed", error=str(e)))
+            raise
+    path = out or default_report_path(settings, thread_id, fmt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(RENDERERS[fmt](report), encoding="utf-8")
+    runs.finished(thread_id, _outcome(report, path, fmt))
+    return RunResult(run_id=thread_id, report=report, report_path=path, resumed=graph_input is None)

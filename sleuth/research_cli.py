@@ -1,0 +1,114 @@
+"""`sleuth research "question"`: live progress on stderr, the report on stdout and in a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, highlight=False)
+
+
+def progress_line(event: dict[str, Any]) -> str | None:
+    """One human line for a node's trace event (None for events not worth a line)."""
+    node, sq = event.get("node"), event.get("sub_question", "")
+    if node == "planner":
+        subs = event.get("sub_questions", [])
+        return f"planner: {len(subs)} sub-question(s): " + "; ".join(
+            f"[{i}] {q}" for i, q in enumerate(subs, 1)
+        )
+    if node == "decide":
+        action = "retrieve" if event.get("retrieve") else "enough evidence, skip retrieval"
+        return f"{sq} decide: {action} ({event.get('reason', '')})"
+    if node == "rewriter":
+        return f"{sq} query-rewriter: {len(event.get('queries', []))} queries"
+    if node == "retriever":
+        counts = f"{event.get('new', 0)} new, {event.get('hits', 0)} hits"
+        return f"{sq} retriever: {event.get('kept', 0)} relevant passages ({counts})"
+    if node == "writer":
+        claims = event.get("claims")
+        return (
+            f"writer: {sum(claims.values())} claims drafted"
+            if claims
+            else f"writer: not written ({event.get('reason', '')})"
+        )
+    if node == "verifier":
+        gaps = event.get("gaps") or []
+        more = f"; another round for {', '.join(gaps)}" if gaps else ""
+        return f"verifier: {event.get('checked', 0)} claims checked {event.get('verdicts', {})}{more}"
+    if node == "stop":
+        return f"stopping early: {event.get('reason', '')}"
+    return None
+
+
+def _print_progress(event: dict[str, Any]) -> None:
+    line = progress_line(event)
+    if line:
+        err.print(f"[dim]·[/dim] {escape(line)}")
+
+
+def research(
+    question: Annotated[
+        str | None, typer.Argument(help="What to research (optional with --thread to resume).")
+    ] = None,
+    llm: Annotated[
+        str | None, typer.Option("--llm", help='Model name on the LLM endpoint; "offline" for no LLM.')
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint URL.")
+    ] = None,
+    max_iterations: Annotated[
+        int | None, typer.Option("--max-iterations", min=1, help="Research rounds at most.")
+    ] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the report here (default: data dir/reports).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md or json.")] = "md",
+    thread: Annotated[
+        str | None, typer.Option("--thread", help="Run id: resume this run from its checkpoint.")
+    ] = None,
+    web: Annotated[
+        bool, typer.Option("--web/--no-web", hidden=True, help="Also search the web (not yet).")
+    ] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data directory \\[env: SLEUTH_DATA_DIR].")
+    ] = None,
+) -> None:
+    """Research a question in your corpus and write a report whose every claim cites its passage.
+
+    Works offline by default: the offline engine writes an extractive brief.
+
+    With an LLM configured (sleuth.toml, SLEUTH_LLM_* or OPENAI_* variables, or --llm/--base-url),
+    the model plans, writes and verifies.
+
+    A run killed midway resumes with `--thread RUN_ID`. Example: `sleuth research "BM25 vs dense retrieval"`.
+    """
+    from sleuth.cli import fail, run_guarded
+    from sleuth.research_app import run_research
+    from sleuth.settings import load_settings
+
+    if fmt not in ("md", "json"):
+        fail(f"unknown --format {fmt!r}: use md or json")
+    if web:
+        fail("web search is not available yet; run without --web")
+    settings = run_guarded(
+        load_settings, data_dir=data_dir, llm_model=llm, llm_base_url=base_url, max_iterations=max_iterations
+    )
+    result = run_guarded(
+        run_research, settings, question, thread_id=thread, out=out_path, fmt=fmt, on_event=_print_progress
+    )
+    report = result.report
+    out.print(result.report_path.read_text(encoding="utf-8"), markup=False)
+    status = "complete" if report["complete"] else f"partial ({report['stop_reason']})"
+    err.print(
+        f"Report ({status}) written to {escape(str(result.report_path))}. {escape(report['engine_label'])}. "
+        f"Run id {result.run_id}" + (" (resumed)" if result.resumed else "")
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("research")(research)

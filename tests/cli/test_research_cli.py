@@ -1,0 +1,115 @@
+"""`sleuth research` end to end: progress, the report on stdout and on disk, the run in DuckDB, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sleuth.cli import app
+from tests.fakes.openai_server import Reply, ScriptedOpenAIServer, responder_by_task
+from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences
+from tests.graph.sample_corpus import private_copy, sample_data_dir  # noqa: F401  (session fixture)
+from tools.runs import RunLog
+
+runner = CliRunner()
+
+
+def sleuth(*args: str):
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture
+def data_dir(sample_data_dir: Path, tmp_path: Path) -> Path:  # noqa: F811
+    return private_copy(sample_data_dir, tmp_path / "data").data_dir
+
+
+@pytest.mark.slow
+def test_offline_research_prints_progress_writes_the_report_and_records_the_run(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.md"
+    result = sleuth(
+        "research", "What is HyDE and when does it help?", "--data-dir", str(data_dir), "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    assert "planner: 2 sub-question(s)" in result.stderr and "retriever:" in result.stderr
+    assert f"written to {out}" in result.stderr and "Written by the offline engine (no LLM)" in result.stderr
+    report = out.read_text()
+    assert result.stdout.strip() == report.strip()
+    assert report.startswith("# What is HyDE and when does it help?") and "## Sources" in report
+    assert "[1]" in report and "claims supported by their cited passages." in report
+    run_id = result.stderr.split("Run id ")[1].split()[0]
+    run = RunLog(data_dir / "sleuth.duckdb").get(run_id)
+    assert run["status"] == "completed" and run["engine"] == "offline" and run["report_path"] == str(out)
+    assert run["claims_total"] >= 2 and run["ended_at"] >= run["started_at"]
+
+
+@pytest.mark.slow
+def test_json_format_gives_claims_citations_and_verdicts(data_dir: Path) -> None:
+    result = sleuth(
+        "research", "What is reciprocal rank fusion?", "--data-dir", str(data_dir), "--format", "json"
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    claims = report["sections"][0]["claims"]
+    assert claims and all(c["citations"] and c["verdict"] == "supported" for c in claims)
+    assert {s["n"] for s in report["sources"]} == {n for c in claims for n in c["citations"]}
+    assert Path(report["sources"][0]["source"]).name.endswith(".md")
+
+
+@pytest.mark.slow
+def test_an_llm_endpoint_writes_the_report_and_is_named(data_dir: Path) -> None:
+    routes = {
+        "planner": plan("What is HyDE?"),
+        "rewriter": queries,
+        "writer": quote_first_sentences,
+        "verifier": all_supported,
+    }
+    with ScriptedOpenAIServer(responder_by_task(routes)) as server:
+        result = sleuth(
+            "research",
+            "What is HyDE?",
+            "--data-dir",
+            str(data_dir),
+            "--llm",
+            "scripted-model",
+            "--base-url",
+            server.base_url,
+        )
+    assert result.exit_code == 0, result.output
+    assert "_Written by scripted-model._" in result.stdout and "Written by scripted-model" in result.stderr
+    run_id = result.stderr.split("Run id ")[1].split()[0]
+    run = RunLog(data_dir / "sleuth.duckdb").get(run_id)
+    assert run["engine"] == "openai:scripted-model" and run["llm_calls"] == 4 and run["tokens"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["research", ""], "no question given"),
+        (["research", "q?", "--format", "xml"], "unknown --format 'xml'"),
+        (["research", "--thread", "nope"], "no research run with thread 'nope' to resume"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code_1(args: list[str], message: str) -> None:
+    result = sleuth(*args)
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_failing_llm_endpoint_is_one_line_and_the_run_is_recorded_as_failed(tmp_path: Path) -> None:
+    with ScriptedOpenAIServer([Reply.http_error(401, "bad key")]) as server:
+        result = sleuth(
+            "research", "What is BM25?", "--llm", "m", "--base-url", server.base_url, "--thread", "t1"
+        )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert (
+        result.stderr.strip().startswith("error: LLM endpoint")
+        and "401 Unauthorized (check the API key)" in result.stderr
+    )
+    run = RunLog(tmp_path / "sleuth-data" / "sleuth.duckdb").get("t1")
+    assert run["status"] == "failed" and "401" in run["error"]

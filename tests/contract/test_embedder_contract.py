@@ -1,0 +1,177 @@
+"""The Embedder contract, run against every adapter: the offline MiniLM model and an OpenAI-compatible
+endpoint (a real HTTP server on 127.0.0.1 speaking the /v1/embeddings protocol). Then the OpenAI
+adapter's transport behaviour: batching, retry on 429/5xx, timeouts, errors translated to one line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from tools.embeddings import EmbeddingError, MiniLMEmbedder, OpenAIEmbedder
+from tools.errors import ToolError
+from tools.protocols import Embedder
+
+FAKE_DIM = 24
+TEXTS = ["alpha", "a somewhat longer text about embeddings and search", "gamma ray burst", "", "alpha"]
+
+
+def fake_vector(text: str) -> list[float]:
+    """Deterministic, deliberately not unit-length, so the client has to normalise."""
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    return (np.random.default_rng(seed).standard_normal(FAKE_DIM) * 3.0).tolist()
+
+
+@dataclass
+class FakeEmbeddingsServer:
+    """State of the loopback server: requests seen and the HTTP errors to answer next."""
+
+    url: str = ""
+    requests: list[dict] = field(default_factory=list)
+    planned_errors: list[int] = field(default_factory=list)
+    release: threading.Event | None = None  # when set, requests hang until the event fires
+
+
+def _handler(state: FakeEmbeddingsServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            state.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
+            if state.release is not None:
+                state.release.wait(timeout=10)
+                return
+            if state.planned_errors:
+                status = state.planned_errors.pop(0)
+                self._reply(status, {"error": {"message": f"planned {status}", "type": "test"}})
+                return
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            data = [
+                {"object": "embedding", "index": i, "embedding": fake_vector(t)} for i, t in enumerate(inputs)
+            ]
+            data.reverse()  # clients must order by "index", not by position
+            usage = {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}
+            self._reply(200, {"object": "list", "data": data, "model": body["model"], "usage": usage})
+
+        def _reply(self, status: int, payload: dict) -> None:
+            raw = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.send_header("Retry-After", "0")  # keeps the retry tests instant
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def server() -> Iterator[FakeEmbeddingsServer]:
+    state = FakeEmbeddingsServer()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    yield state
+    if state.release is not None:
+        state.release.set()
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+@pytest.fixture(scope="module")
+def minilm(tmp_path_factory: pytest.TempPathFactory) -> MiniLMEmbedder:
+    return MiniLMEmbedder(tmp_path_factory.mktemp("models"), batch_size=2)
+
+
+@pytest.fixture(params=["minilm", "openai"])
+def embedder(request: pytest.FixtureRequest, minilm: MiniLMEmbedder) -> Embedder:
+    if request.param == "minilm":
+        return minilm
+    state = request.getfixturevalue("server")
+    return OpenAIEmbedder(state.url, "sk-test", "fake-embed", batch_size=2)
+
+
+# --- the contract -------------------------------------------------------------------------------
+
+
+def test_shape_dtype_and_unit_norm(embedder: Embedder) -> None:
+    vectors = embedder.embed(TEXTS)
+    assert isinstance(embedder, Embedder)
+    assert vectors.shape == (len(TEXTS), embedder.dim) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_rows_follow_input_order_across_batches(embedder: Embedder) -> None:
+    together = embedder.embed(TEXTS)
+    one_by_one = np.stack([embedder.embed([t])[0] for t in TEXTS])
+    assert np.abs(together - one_by_one).max() < 1e-5
+    assert np.allclose(together[0], together[4], atol=1e-6)  # same text, same vector
+    assert not np.allclose(together[0], together[2], atol=1e-2)
+
+
+def test_deterministic_and_empty_list(embedder: Embedder) -> None:
+    assert np.array_equal(embedder.embed(TEXTS[:3]), embedder.embed(TEXTS[:3]))
+    assert embedder.embed([]).shape[0] == 0
+    assert isinstance(embedder.name, str) and embedder.name
+
+
+# --- the OpenAI-compatible adapter's transport ------------------------------------------------------
+
+
+def test_openai_batches_requests_and_learns_dim(server: FakeEmbeddingsServer) -> None:
+    embedder = OpenAIEmbedder(server.url, "sk-test", "fake-embed", batch_size=2)
+    assert embedder.name == "openai:fake-embed"
+    vectors = embedder.embed(TEXTS)
+    assert embedder.dim == FAKE_DIM and len(server.requests) == 3  # 5 texts in batches of 2
+    first = server.requests[0]
+    assert first["path"] == "/v1/embeddings" and first["auth"] == "Bearer sk-test"
+    assert first["model"] == "fake-embed" and first["encoding_format"] == "float"
+    expected = np.asarray(fake_vector(TEXTS[1]))
+    assert np.allclose(vectors[1], expected / np.linalg.norm(expected), atol=1e-6)
+
+
+def test_openai_retries_once_after_429(server: FakeEmbeddingsServer) -> None:
+    server.planned_errors = [429]
+    vectors = OpenAIEmbedder(server.url, None, "fake-embed").embed(["hello"])
+    assert len(server.requests) == 2 and vectors.shape == (1, FAKE_DIM)
+
+
+def test_openai_gives_up_after_bounded_attempts(server: FakeEmbeddingsServer) -> None:
+    server.planned_errors = [503] * 10
+    embedder = OpenAIEmbedder(server.url, None, "fake-embed", max_attempts=4)
+    with pytest.raises(EmbeddingError, match="HTTP 503") as caught:
+        embedder.embed(["hello"])
+    assert len(server.requests) == 4 and isinstance(caught.value, ToolError)
+    assert "\n" not in str(caught.value)
+
+
+def test_openai_client_errors_are_not_retried(server: FakeEmbeddingsServer) -> None:
+    server.planned_errors = [401]
+    with pytest.raises(EmbeddingError, match="HTTP 401"):
+        OpenAIEmbedder(server.url, "wrong", "fake-embed").embed(["hello"])
+    assert len(server.requests) == 1
+
+
+def test_openai_timeout_is_retried_then_reported(server: FakeEmbeddingsServer) -> None:
+    server.release = threading.Event()
+    embedder = OpenAIEmbedder(server.url, None, "fake-embed", timeout_s=0.2, max_attempts=2)
+    with pytest.raises(EmbeddingError, match="Timeout"):
+        embedder.embed(["hello"])
+    assert len(server.requests) == 2
+
+
+def test_openai_unreachable_endpoint_is_a_tool_error() -> None:
+    embedder = OpenAIEmbedder("http://127.0.0.1:9/v1", None, "fake-embed", max_attempts=1)
+    with pytest.raises(EmbeddingError, match="127.0.0.1:9"):
+        embedder.embed(["hello"])
