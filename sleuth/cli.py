@@ -14,6 +14,7 @@ from rich.table import Table
 
 from sleuth import __version__
 from sleuth.logs import configure_logging
+from sleuth.research_cli import register as register_research
 from sleuth.settings import Settings, load_settings
 from tools.errors import SleuthError
 
@@ -219,12 +220,4 @@ def show_config(data_dir: DataDirOpt = None) -> None:
         console.print(f"  {name} = {shown!s}    [dim]env SLEUTH_{name.upper()}[/dim]")
 
 
-def _register_optional_commands() -> None:
-    try:
-        from sleuth.research_cli import register
-    except ImportError:  # the research command lands with the research graph
-        return
-    register(app)
-
-
-_register_optional_commands()
+register_research(app)

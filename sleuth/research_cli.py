@@ -103,6 +103,11 @@ def research(
     )
     report = result.report
     out.print(result.report_path.read_text(encoding="utf-8"), markup=False)
+    if not report.get("sources"):
+        err.print(
+            "[yellow]No passage in the local corpus matched.[/yellow] See what is indexed with `sleuth status`; "
+            "add documents with `sleuth ingest PATH` (or `sleuth ingest --sample`)."
+        )
     status = "complete" if report["complete"] else f"partial ({report['stop_reason']})"
     err.print(
         f"Report ({status}) written to {escape(str(result.report_path))}. {escape(report['engine_label'])}. "
