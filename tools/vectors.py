@@ -68,7 +68,7 @@ class VectorIndex:
 
     def query(self, embedding: np.ndarray, k: int) -> list[tuple[str, float]]:
         """Nearest chunks as (chunk_id, cosine similarity), best first."""
-        if k <= 0 or self.count() == 0:
+        if k <= 0:
             return []
         res = self._collection.query(query_embeddings=[embedding], n_results=k, include=["distances"])
         return [
