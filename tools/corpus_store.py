@@ -33,6 +33,16 @@ MIGRATIONS: list[str] = [
     CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
     INSERT INTO meta VALUES ('generation', '0');
     """,
+    # 2: the web page cache (tools/web/page_cache.py): the latest fetch of each URL, pages and failures.
+    # Web documents themselves live in documents/chunks with origin 'web'; their BM25 snapshot
+    # (lexical-web/) follows its own counter so fetching a page does not rebuild the local snapshot.
+    """
+    CREATE TABLE web_pages (
+        url VARCHAR, final_url VARCHAR, status INTEGER, content_type VARCHAR, fetched_at TIMESTAMP,
+        content_hash VARCHAR, title VARCHAR, author VARCHAR, published VARCHAR, text VARCHAR, kind VARCHAR,
+        error VARCHAR, error_kind VARCHAR);
+    INSERT INTO meta VALUES ('web_generation', '0');
+    """,
 ]
 
 
@@ -114,20 +124,19 @@ class CorpusStore:
         with open_duckdb(self.path) as con:
             return int(con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
 
-    def chunk_rows(self, doc_ids: Iterable[str] | None = None) -> list[ChunkRow]:
+    def chunk_rows(
+        self, doc_ids: Iterable[str] | None = None, *, origin: str | None = None
+    ) -> list[ChunkRow]:
+        """Chunks with their document's title/source, optionally only of ``doc_ids`` and/or one origin."""
         sql = (
             "SELECT c.chunk_id, c.doc_id, d.title, d.source, d.origin, c.start_char, c.end_char, c.text "
-            "FROM chunks c JOIN documents d USING (doc_id)"
+            "FROM chunks c JOIN documents d USING (doc_id) "
+            "WHERE (? IS NULL OR d.origin = ?) AND (? IS NULL OR c.doc_id IN (SELECT unnest(?))) "
+            "ORDER BY c.doc_id, c.ordinal"
         )
+        ids = None if doc_ids is None else list(doc_ids)
         with open_duckdb(self.path) as con:
-            if doc_ids is None:
-                rows = con.execute(sql + " ORDER BY c.doc_id, c.ordinal").fetchall()
-            else:
-                ids = list(doc_ids)
-                rows = con.execute(
-                    sql + " WHERE c.doc_id IN (SELECT unnest(?)) ORDER BY c.doc_id, c.ordinal", [ids]
-                )
-                rows = rows.fetchall()
+            rows = con.execute(sql, [origin, origin, ids, ids]).fetchall()
         return [ChunkRow(*r) for r in rows]
 
     def indexed_chunk_ids(self) -> set[str]:

@@ -66,7 +66,7 @@ class LocalCorpus:
     # --- maintenance ----------------------------------------------------------------------
     def rebuild_lexical(self) -> None:
         generation = self.store.generation()
-        rows = self.store.chunk_rows()
+        rows = self.store.chunk_rows(origin="local")  # web pages have their own snapshot (tools/web)
         build_lexical_index(self.lexical_path, rows, generation)
         log.info("lexical.rebuilt", chunks=len(rows), generation=generation)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.corpus_store import CorpusStore, NewDocument
+from tools.corpus_store import MIGRATIONS, CorpusStore, NewDocument
 from tools.duck import open_duckdb
 from tools.errors import StoreBusy
 from tools.records import Chunk
@@ -32,7 +32,7 @@ def test_migrations_are_idempotent_and_recorded(tmp_path: Path) -> None:
     CorpusStore(tmp_path / "db.duckdb")
     CorpusStore(tmp_path / "db.duckdb")
     with open_duckdb(tmp_path / "db.duckdb") as con:
-        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_write_pending_then_indexed_and_replace(tmp_path: Path) -> None:
