@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tools.duck import open_duckdb
-from tools.records import Chunk
+from tools.records import Chunk, Passage
 
 # Append-only migrations: index i brings the schema to version i + 1.
 MIGRATIONS: list[str] = [
@@ -93,6 +94,21 @@ class ChunkRow:
     start: int
     end: int
     text: str
+
+    def to_passage(self, score: float = 0.0, **ranking: Any) -> Passage:
+        """This chunk as a Passage; ``ranking`` carries lexical/dense scores and ranks, fetched_at."""
+        return Passage(
+            chunk_id=self.chunk_id,
+            doc_id=self.doc_id,
+            title=self.title,
+            source=self.source,
+            start=self.start,
+            end=self.end,
+            text=self.text,
+            score=score,
+            origin=self.origin,
+            **ranking,  # type: ignore[arg-type]
+        )
 
 
 class CorpusStore:

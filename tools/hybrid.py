@@ -6,7 +6,9 @@ unbounded and corpus-dependent while cosine similarities sit in a narrow band.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from tools.lexical import LexicalIndex
 from tools.protocols import Embedder
@@ -17,25 +19,40 @@ RRF_K = 60
 
 
 @dataclass
-class _Hit:
-    row: int
+class FusedHit:
+    """One candidate after fusion; ``key`` identifies it in the caller's terms (a row, (origin, row)...)."""
+
+    key: Hashable
     fused: float = 0.0
     lexical_score: float | None = None
     lexical_rank: int | None = None
     dense_score: float | None = None
     dense_rank: int | None = None
 
+    def scores(self) -> dict[str, float | int | None]:
+        """The fields a Passage carries about how it was ranked."""
+        return {
+            "score": self.fused,
+            "lexical_score": self.lexical_score,
+            "lexical_rank": self.lexical_rank,
+            "dense_score": self.dense_score,
+            "dense_rank": self.dense_rank,
+        }
 
-def rrf_fuse(rankings: dict[str, list[tuple[int, float]]], rrf_k: int = RRF_K) -> list[_Hit]:
-    """Fuse ranked lists {"lexical": [(row, score)...], "dense": [...]} into hits, best first."""
-    hits: dict[int, _Hit] = {}
-    for name, ranking in rankings.items():
-        for rank, (row, score) in enumerate(ranking, start=1):
-            hit = hits.setdefault(row, _Hit(row))
+
+def rrf_fuse(rankings: Iterable[tuple[str, list[tuple[Any, float]]]], rrf_k: int = RRF_K) -> list[FusedHit]:
+    """Fuse ranked lists ``[("lexical", [(key, score), ...]), ("dense", [...])]`` into hits, best first.
+
+    A name may appear more than once (several lexical indexes over disjoint keys); ties break by key.
+    """
+    hits: dict[Any, FusedHit] = {}
+    for name, ranking in rankings:
+        for rank, (key, score) in enumerate(ranking, start=1):
+            hit = hits.setdefault(key, FusedHit(key))
             hit.fused += 1.0 / (rrf_k + rank)
             setattr(hit, f"{name}_score", score)
             setattr(hit, f"{name}_rank", rank)
-    return sorted(hits.values(), key=lambda h: (-h.fused, h.row))
+    return sorted(hits.values(), key=lambda h: (-h.fused, h.key))
 
 
 class HybridSearch:
@@ -57,22 +74,5 @@ class HybridSearch:
         vector = self.embedder.embed([query])[0]
         row_of = self.lexical.row_of
         dense = [(row_of[cid], sim) for cid, sim in self.vectors.query(vector, depth) if cid in row_of]
-        return [self._passage(h) for h in rrf_fuse({"lexical": lexical, "dense": dense})[:k]]
-
-    def _passage(self, hit: _Hit) -> Passage:
-        row = self.lexical.row(hit.row)
-        return Passage(
-            chunk_id=row.chunk_id,
-            doc_id=row.doc_id,
-            title=row.title,
-            source=row.source,
-            start=row.start,
-            end=row.end,
-            text=row.text,
-            score=hit.fused,
-            origin=row.origin,  # type: ignore[arg-type]
-            lexical_score=hit.lexical_score,
-            dense_score=hit.dense_score,
-            lexical_rank=hit.lexical_rank,
-            dense_rank=hit.dense_rank,
-        )
+        fused = rrf_fuse([("lexical", lexical), ("dense", dense)])[:k]
+        return [self.lexical.row(h.key).to_passage(**h.scores()) for h in fused]

@@ -47,18 +47,7 @@ class LocalCorpus:
         row_index = ix.row_of.get(chunk_id)
         if row_index is None:
             return None
-        r = ix.row(row_index)
-        return Passage(
-            chunk_id=r.chunk_id,
-            doc_id=r.doc_id,
-            title=r.title,
-            source=r.source,
-            start=r.start,
-            end=r.end,
-            text=r.text,
-            score=0.0,
-            origin=r.origin,
-        )  # type: ignore[arg-type]
+        return ix.row(row_index).to_passage()
 
     def document_text(self, doc_id: str) -> str | None:
         return self.store.document_text(doc_id)

@@ -14,26 +14,15 @@ count as lexical rank 1. The dense ranking is shared and decides between them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import Any
 
-from tools.hybrid import RRF_K
+from tools.hybrid import RRF_K, rrf_fuse
 from tools.lexical import LexicalIndex
 from tools.local_corpus import LocalCorpus
 from tools.records import Origin, Passage
 from tools.web.web_corpus import WebCorpus, WebSnapshot
 
 _Key = tuple[str, int]  # (origin, row in that origin's snapshot)
-
-
-@dataclass
-class _Hit:
-    key: _Key
-    chunk_id: str
-    fused: float = 0.0
-    lexical_score: float | None = None
-    lexical_rank: int | None = None
-    dense_score: float | None = None
-    dense_rank: int | None = None
 
 
 class MixedSearch:
@@ -62,74 +51,53 @@ class MixedSearch:
         web = self.web.snapshot() if self.web is not None and "web" in self.origins else None
         if not (local_ix is not None and len(local_ix)) and not (web is not None and len(web.index)):
             return []
-        rankings: list[tuple[str, list[tuple[_Key, str, float]]]] = []
+        rankings: list[tuple[str, list[tuple[_Key, float]]]] = []
         if local_ix is not None:
             rankings.append(("lexical", _lexical(local_ix, "local", query, depth)))
         if web is not None:
             rankings.append(("lexical", _lexical(web.index, "web", query, depth)))
         rankings.append(("dense", self._dense(query, depth, local_ix, web)))
-        hits = self._fuse(rankings)[:k]
-        return [self._passage(hit, local_ix, web) for hit in hits]
+        hits = rrf_fuse(rankings, self.rrf_k)[:k]
+        return [self._passage(hit.key, local_ix, web, hit.scores()) for hit in hits]
 
     def get_passage(self, chunk_id: str) -> Passage | None:
         """A local or web passage by id (web passages carry their fetch time), for citation checks."""
         web = self.web.snapshot() if self.web is not None else None
         if web is not None and chunk_id in web.index.row_of:
-            return self._passage(_Hit(("web", web.index.row_of[chunk_id]), chunk_id), None, web)
+            return self._passage(("web", web.index.row_of[chunk_id]), None, web, {})
         return self.local.get_passage(chunk_id)
 
     def _dense(
         self, query: str, depth: int, local_ix: LexicalIndex | None, web: WebSnapshot | None
-    ) -> list[tuple[_Key, str, float]]:
+    ) -> list[tuple[_Key, float]]:
         vector = self.local.embedder.embed([query])[0]
         ranked = []
         for chunk_id, similarity in self.local.vectors.query(vector, depth):
             key = _locate(chunk_id, local_ix, web)
             if key is not None:
-                ranked.append((key, chunk_id, similarity))
+                ranked.append((key, similarity))
         return ranked
 
-    def _fuse(self, rankings: list[tuple[str, list[tuple[_Key, str, float]]]]) -> list[_Hit]:
-        hits: dict[_Key, _Hit] = {}
-        for name, ranking in rankings:
-            for rank, (key, chunk_id, score) in enumerate(ranking, start=1):
-                hit = hits.setdefault(key, _Hit(key, chunk_id))
-                hit.fused += 1.0 / (self.rrf_k + rank)
-                setattr(hit, f"{name}_score", score)
-                setattr(hit, f"{name}_rank", rank)
-        return sorted(hits.values(), key=lambda h: (-h.fused, h.chunk_id))
-
-    def _passage(self, hit: _Hit, local_ix: LexicalIndex | None, web: WebSnapshot | None) -> Passage:
-        origin, row_index = hit.key
+    @staticmethod
+    def _passage(
+        key: _Key, local_ix: LexicalIndex | None, web: WebSnapshot | None, ranking: dict[str, Any]
+    ) -> Passage:
+        origin, row_index = key
         index = web.index if origin == "web" and web is not None else local_ix
         assert index is not None
         row = index.row(row_index)
-        return Passage(
-            chunk_id=row.chunk_id,
-            doc_id=row.doc_id,
-            title=row.title,
-            source=row.source,
-            start=row.start,
-            end=row.end,
-            text=row.text,
-            score=hit.fused,
-            origin=origin,  # type: ignore[arg-type]
-            lexical_score=hit.lexical_score,
-            dense_score=hit.dense_score,
-            lexical_rank=hit.lexical_rank,
-            dense_rank=hit.dense_rank,
-            fetched_at=web.fetched_at.get(row.doc_id) if origin == "web" and web is not None else None,
-        )
+        fetched_at = web.fetched_at.get(row.doc_id) if origin == "web" and web is not None else None
+        return row.to_passage(**ranking, fetched_at=fetched_at)
 
 
-def _lexical(index: LexicalIndex, origin: str, query: str, depth: int) -> list[tuple[_Key, str, float]]:
+def _lexical(index: LexicalIndex, origin: str, query: str, depth: int) -> list[tuple[_Key, float]]:
     """BM25 hits of one snapshot; the local snapshot may also hold web rows (after a full rebuild):
     those are skipped, the web snapshot answers for them."""
     ranked = []
     for row_index, score in index.search(query, depth):
         row = index.row(row_index)
         if row.origin == origin:
-            ranked.append(((origin, row_index), row.chunk_id, score))
+            ranked.append(((origin, row_index), score))
     return ranked
 
 
