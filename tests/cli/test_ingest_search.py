@@ -221,26 +221,26 @@ def test_kill_9_mid_ingest_then_rerun_leaves_a_consistent_complete_corpus(tmp_pa
 def test_switching_embedding_model_is_refused_until_reindex(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.fakes.embeddings_server import EmbeddingsServer
+    from tests.fakes.embeddings_server import FAKE_DIM, serve_embeddings
 
     write(
         tmp_path / "docs" / "a.md",
         "# Tides\n\nTides are caused by the Moon's gravity acting on the oceans.\n",
     )
     assert sleuth("ingest", str(tmp_path / "docs"))[0] == 0
-    with EmbeddingsServer(dim=16) as server:
+    with serve_embeddings() as server:
         monkeypatch.setenv("SLEUTH_EMBEDDING_PROVIDER", "openai")
-        monkeypatch.setenv("SLEUTH_EMBEDDING_BASE_URL", server.base_url)
+        monkeypatch.setenv("SLEUTH_EMBEDDING_BASE_URL", server.url)
         monkeypatch.setenv("SLEUTH_EMBEDDING_MODEL", "fake-embed")
         code, out = sleuth("search", "tides")
         assert code == 1 and "Traceback" not in out
         assert (
             "all-MiniLM-L6-v2 (384-d)" in out
-            and "openai:fake-embed (16-d)" in out
+            and f"openai:fake-embed ({FAKE_DIM}-d)" in out
             and "sleuth reindex" in out
         )
         code, out = sleuth("reindex")
         assert code == 0 and "Re-embedded 1 chunks" in out, out
         code, out = sleuth("search", "Moon gravity oceans", "--json")
         assert code == 0 and json.loads(out)[0]["title"] == "Tides"
-        assert "openai:fake-embed (16-d)" in sleuth("status")[1]
+        assert f"openai:fake-embed ({FAKE_DIM}-d)" in sleuth("status")[1]

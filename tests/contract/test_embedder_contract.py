@@ -4,89 +4,24 @@ adapter's transport behaviour: batching, retry on 429/5xx, timeouts, errors tran
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 
+from tests.fakes.embeddings_server import FAKE_DIM, FakeEmbeddingsServer, fake_vector, serve_embeddings
 from tools.embeddings import EmbeddingError, MiniLMEmbedder, OpenAIEmbedder
 from tools.errors import ToolError
 from tools.protocols import Embedder
 
-FAKE_DIM = 24
 TEXTS = ["alpha", "a somewhat longer text about embeddings and search", "gamma ray burst", "", "alpha"]
-
-
-def fake_vector(text: str) -> list[float]:
-    """Deterministic, deliberately not unit-length, so the client has to normalise."""
-    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-    return (np.random.default_rng(seed).standard_normal(FAKE_DIM) * 3.0).tolist()
-
-
-@dataclass
-class FakeEmbeddingsServer:
-    """State of the loopback server: requests seen and the HTTP errors to answer next."""
-
-    url: str = ""
-    requests: list[dict] = field(default_factory=list)
-    planned_errors: list[int] = field(default_factory=list)
-    release: threading.Event | None = None  # when set, requests hang until the event fires
-
-
-def _handler(state: FakeEmbeddingsServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            state.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
-            if state.release is not None:
-                state.release.wait(timeout=10)
-                return
-            if state.planned_errors:
-                status = state.planned_errors.pop(0)
-                self._reply(status, {"error": {"message": f"planned {status}", "type": "test"}})
-                return
-            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-            data = [
-                {"object": "embedding", "index": i, "embedding": fake_vector(t)} for i, t in enumerate(inputs)
-            ]
-            data.reverse()  # clients must order by "index", not by position
-            usage = {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}
-            self._reply(200, {"object": "list", "data": data, "model": body["model"], "usage": usage})
-
-        def _reply(self, status: int, payload: dict) -> None:
-            raw = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.send_header("Retry-After", "0")  # keeps the retry tests instant
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
 
 
 @pytest.fixture
 def server() -> Iterator[FakeEmbeddingsServer]:
-    state = FakeEmbeddingsServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    yield state
-    if state.release is not None:
-        state.release.set()
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serve_embeddings() as state:
+        yield state
 
 
 @pytest.fixture(scope="module")

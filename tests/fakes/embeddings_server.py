@@ -1,66 +1,85 @@
-"""A loopback server speaking the OpenAI /v1/embeddings protocol with deterministic vectors."""
+"""A loopback server speaking the OpenAI /v1/embeddings protocol, for the embedder contract tests and
+the CLI's model-switch test. Vectors are deterministic per text and deliberately not unit length."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 
 import numpy as np
 
+FAKE_DIM = 24
 
-def fake_vector(text: str, dim: int) -> list[float]:
-    """Deterministic per text; similar only by accident, which is all the protocol tests need."""
+
+def fake_vector(text: str) -> list[float]:
+    """Deterministic, deliberately not unit-length, so the client has to normalise."""
     seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-    return np.random.default_rng(seed).standard_normal(dim).tolist()
+    return (np.random.default_rng(seed).standard_normal(FAKE_DIM) * 3.0).tolist()
 
 
-class EmbeddingsServer:
-    def __init__(self, dim: int = 16) -> None:
-        self.dim = dim
-        self.requests = 0
-        server = self
+@dataclass
+class FakeEmbeddingsServer:
+    """State of the loopback server: requests seen and the HTTP errors to answer next."""
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests += 1
-                inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-                data = [
-                    {"object": "embedding", "index": i, "embedding": fake_vector(t, server.dim)}
-                    for i, t in enumerate(inputs)
-                ]
-                raw = json.dumps(
-                    {
-                        "object": "list",
-                        "data": data,
-                        "model": body["model"],
-                        "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)},
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
+    url: str = ""
+    requests: list[dict] = field(default_factory=list)
+    planned_errors: list[int] = field(default_factory=list)
+    release: threading.Event | None = None  # when set, requests hang until the event fires
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+def _handler(state: FakeEmbeddingsServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            state.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
+            if state.release is not None:
+                state.release.wait(timeout=10)
+                return
+            if state.planned_errors:
+                status = state.planned_errors.pop(0)
+                self._reply(status, {"error": {"message": f"planned {status}", "type": "test"}})
+                return
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            data = [
+                {"object": "embedding", "index": i, "embedding": fake_vector(t)} for i, t in enumerate(inputs)
+            ]
+            data.reverse()  # clients must order by "index", not by position
+            usage = {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}
+            self._reply(200, {"object": "list", "data": data, "model": body["model"], "usage": usage})
 
-    def __enter__(self) -> EmbeddingsServer:
-        self._thread.start()
-        return self
+        def _reply(self, status: int, payload: dict) -> None:
+            raw = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.send_header("Retry-After", "0")  # keeps the retry tests instant
+            self.end_headers()
+            self.wfile.write(raw)
 
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def serve_embeddings() -> Iterator[FakeEmbeddingsServer]:
+    state = FakeEmbeddingsServer()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    try:
+        yield state
+    finally:
+        if state.release is not None:
+            state.release.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
