@@ -1,8 +1,10 @@
-"""Retrieval decision ("when to retrieve"): per sub-question, search again or make do with the evidence.
+"""Retrieval decision ("when to retrieve" and "where"): per sub-question, make do with the evidence
+(``none``), search the local corpus (``local``) or the web too (``web``).
 
 With no evidence at all the answer is obvious and costs no model call. Otherwise the model (or the
 offline engine's coverage rule) judges whether the passages already answer the sub-question and the
 facts still marked missing. With no budget left the branch stops searching and keeps what it has.
+Where to search is decided local first (agents/web.py: ``choose_source``).
 """
 
 from __future__ import annotations
@@ -14,26 +16,48 @@ from agents.common import RefTable, event, usage_of
 from agents.deps import ResearchDeps
 from agents.schemas import DecisionOutput
 from agents.structured import call_structured
+from agents.web import choose_source
 from tools.errors import BudgetExceeded
 
 
-def _decision(sq_id: str, round_: int, retrieve: bool, reason: str, **extra: Any) -> dict[str, Any]:
-    decision = "retrieve" if retrieve else "skip"
+def _decision(sq_id: str, round_: int, retrieval: str, reason: str, **extra: Any) -> dict[str, Any]:
+    """``retrieval``: "none", "local" or "web"."""
+    retrieve = retrieval != "none"
+    status = {
+        "status": "researched",
+        "round": round_,
+        "decision": "retrieve" if retrieve else "skip",
+        "decision_reason": reason,
+        "retrieval": retrieval,
+    }
     return {
         "retrieve": retrieve,
-        "status": {
-            sq_id: {"status": "researched", "round": round_, "decision": decision, "decision_reason": reason}
-        },
-        "trace": [event("decide", sub_question=sq_id, retrieve=retrieve, reason=reason)],
+        "retrieval": retrieval,
+        "status": {sq_id: status},
+        "trace": [
+            event(
+                "decide",
+                sub_question=sq_id,
+                retrieve=retrieve,
+                retrieval=retrieval,
+                reason=reason,
+                round=round_,
+            )
+        ],
         **extra,
     }
+
+
+def _retrieve_from(state: Mapping[str, Any], deps: ResearchDeps, why: str, **extra: Any) -> dict[str, Any]:
+    retrieval, reason = choose_source(state, deps, why)
+    return _decision(state["sub_question"]["id"], state["round"], retrieval, reason, **extra)
 
 
 def decide_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
     sq = state["sub_question"]
     known = state.get("known_evidence", [])
     if not known:
-        return _decision(sq["id"], state["round"], True, "no evidence yet")
+        return _retrieve_from(state, deps, "no evidence yet")
     inputs = {
         "sub_question": sq["question"],
         "needs": sq.get("needs", ""),
@@ -47,8 +71,8 @@ def decide_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         result = call_structured(deps.model, ledger, task="decide", inputs=inputs, schema=DecisionOutput)
     except BudgetExceeded as e:
         return _decision(
-            sq["id"], state["round"], False, f"budget: {e}", llm_usage=usage_of(e), stop_reason=str(e)
+            sq["id"], state["round"], "none", f"budget: {e}", llm_usage=usage_of(e), stop_reason=str(e)
         )
-    return _decision(
-        sq["id"], state["round"], result.value.retrieve, result.value.reason, llm_usage=result.usage
-    )
+    if not result.value.retrieve:
+        return _decision(sq["id"], state["round"], "none", result.value.reason, llm_usage=result.usage)
+    return _retrieve_from(state, deps, result.value.reason, llm_usage=result.usage)

@@ -1,23 +1,51 @@
 """What the research nodes depend on, injected by the graph builder: a chat model (an LLM or the
-offline engine), a search backend, the run limits and the per-run budget ledgers."""
+offline engine), a search backend over the local corpus, optionally the web tools, the run limits and
+the per-run budget ledgers."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from agents.budget import Ledger, LedgerBook, ResearchLimits
 from tools.llm import ChatModel
 from tools.protocols import SearchBackend
+from tools.web import WebGatherer, WebSearchBackend
+
+WebMode = Literal["auto", "always"]
+
+
+@dataclass
+class WebAccess:
+    """The web as a retrieval source. ``mode``: "auto" goes to the web only for sub-questions the local
+    corpus cannot answer, "always" for every sub-question that retrieves. ``mixed`` ranks local and web
+    passages in one list. The fetch list comes only from ``search``'s results, never from page text."""
+
+    search: WebSearchBackend
+    gatherer: WebGatherer
+    mixed: SearchBackend
+    mode: WebMode = "auto"
+    results_per_query: int = 8
+    max_pages: int = 8  # pages fetched per sub-question
+    # Parallel branches gather one at a time: indexing rebuilds the web BM25 snapshot and bumps a counter.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def close(self) -> None:
+        self.gatherer.fetcher.close()
+        close_search = getattr(self.search, "close", None)
+        if close_search is not None:
+            close_search()
 
 
 @dataclass
 class ResearchDeps:
     model: ChatModel
-    search: SearchBackend
+    search: SearchBackend  # the local corpus
     limits: ResearchLimits = field(default_factory=ResearchLimits)
     ledgers: LedgerBook | None = None
+    web: WebAccess | None = None  # None: local only
 
     def __post_init__(self) -> None:
         if self.ledgers is None:
@@ -27,3 +55,7 @@ class ResearchDeps:
         """The budget ledger of the run ``state`` belongs to, caught up with its recorded usage."""
         assert self.ledgers is not None
         return self.ledgers.for_run(str(state.get("run_id", "")), state.get("llm_usage", []))
+
+    def close(self) -> None:
+        if self.web is not None:
+            self.web.close()

@@ -35,7 +35,7 @@ class SourceTable:
         return numbers
 
     def sources(self) -> list[dict[str, Any]]:
-        keys = ("chunk_id", "doc_id", "title", "source", "start", "end", "origin")
+        keys = ("chunk_id", "doc_id", "title", "source", "start", "end", "origin", "fetched_at")
         return [{"n": n, **{k: self.evidence[cid].get(k) for k in keys}} for cid, n in self.number_of.items()]
 
 
@@ -46,9 +46,45 @@ def _claim_view(claim: Mapping[str, Any], table: SourceTable) -> dict[str, Any]:
     return view
 
 
+def retrieval_view(trace: list[Mapping[str, Any]], sq_id: str) -> dict[str, Any]:
+    """Where a section's evidence came from: "web" when any round searched the web, else "local" when
+    any round searched, else "none"; with that round's reason and every round's decision."""
+    rounds = [
+        {
+            "round": e.get("round"),
+            "retrieval": e.get("retrieval", "local" if e.get("retrieve") else "none"),
+            "reason": e.get("reason", ""),
+        }
+        for e in trace
+        if e.get("node") == "decide" and e.get("sub_question") == sq_id
+    ]
+    for kind in ("web", "local"):
+        chosen = next((r for r in rounds if r["retrieval"] == kind), None)
+        if chosen is not None:
+            return {"retrieval": kind, "retrieval_reason": chosen["reason"], "retrieval_rounds": rounds}
+    reason = rounds[-1]["reason"] if rounds else "not researched"
+    return {"retrieval": "none", "retrieval_reason": reason, "retrieval_rounds": rounds}
+
+
+def web_summary(state: Mapping[str, Any], mode: str) -> dict[str, Any]:
+    """The web part of the report: every page used and every URL skipped (with why), search errors."""
+    records = list(state.get("web_sources", {}).values())
+    steps = [e for e in state.get("trace", []) if e.get("node") == "web"]
+    return {
+        "mode": mode,
+        "searched": bool(steps),
+        "pages": [r for r in records if r["status"] != "skipped"],
+        "skipped": [r for r in records if r["status"] == "skipped"],
+        "search_errors": [err for e in steps for err in e.get("search_errors", [])],
+        "from_cache": sum(int(e.get("from_cache", 0)) for e in steps),
+        "fetched": sum(int(e.get("fetched", 0)) for e in steps),
+    }
+
+
 def _section(sq: Mapping[str, Any], state: Mapping[str, Any], table: SourceTable) -> dict[str, Any]:
     claims = state.get("claims", {}).get(sq["id"])
     section: dict[str, Any] = {"id": sq["id"], "question": sq["question"], "written": claims is not None}
+    section.update(retrieval_view(state.get("trace", []), sq["id"]))
     shown = [c for c in claims or [] if c["verdict"] in (None, "supported")]
     section["claims"] = [_claim_view(c, table) for c in shown if table.cite(list(c["citations"]))]
     if claims is None:
@@ -64,7 +100,7 @@ def verification_summary(claims: list[Mapping[str, Any]]) -> dict[str, int]:
     return {**counts, "unchecked": sum(1 for c in claims if c["verdict"] is None), "total": len(claims)}
 
 
-def build_report(state: Mapping[str, Any]) -> dict[str, Any]:
+def build_report(state: Mapping[str, Any], deps: ResearchDeps | None = None) -> dict[str, Any]:
     table = SourceTable(state.get("evidence", {}))
     sections = [_section(sq, state, table) for sq in state.get("plan", [])]
     all_claims = [c for items in state.get("claims", {}).values() for c in items]
@@ -88,11 +124,12 @@ def build_report(state: Mapping[str, Any]) -> dict[str, Any]:
         "sources": table.sources(),
         "verification": verification_summary(all_claims),
         "usage": {"llm_calls": calls, "tokens": tokens},
+        "web": web_summary(state, deps.web.mode if deps is not None and deps.web is not None else "off"),
     }
 
 
 def finalize_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
-    report = build_report(state)
+    report = build_report(state, deps)
     return {
         "report": report,
         "trace": [event("finalize", **report["verification"], complete=report["complete"])],

@@ -1,7 +1,8 @@
 """Query-rewriter node: an ensemble of search queries for one sub-question.
 
-Pseudo-relevance feedback needs passages: the branch's known evidence when it has some, otherwise a
-quick probe search with the sub-question itself (a search, not a model call).
+Pseudo-relevance feedback needs passages: the branch's known local evidence when it has some, otherwise
+a quick probe search of the local corpus with the sub-question itself (a search, not a model call).
+Web passages never feed the queries: page text must not be able to steer what is searched or fetched.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ MAX_QUERIES = 6
 
 
 def feedback_passages(state: Mapping[str, Any], deps: ResearchDeps) -> list[dict[str, Any]]:
-    known = state.get("known_evidence", [])
+    known = [p for p in state.get("known_evidence", []) if p.get("origin", "local") == "local"]
     if known:
         return list(known)[:FEEDBACK_PASSAGES]
     question = state["sub_question"]["question"]

@@ -1,11 +1,13 @@
 """The research graph.
 
     START -> planner -> research (Send, one branch per open sub-question, in parallel:
-                                  decide -> [rewriter -> retriever]) -> writer -> verifier
+                                  decide -> [rewriter -> [web] -> retriever]) -> writer -> verifier
     verifier -> research (Send, only the sections with gaps)  while iterations and budget remain
              -> finalize -> END
     any router -> stop -> finalize  when a budget runs out (the report says so and keeps what was found)
 
+decide says per sub-question whether to retrieve and from where ("none", "local", "web"); the web step
+(search, fetch, cache, index) runs only for "web", and then the retriever ranks local and web together.
 Node logic lives in agents/; this module only wires it. Every node emits its trace events on the
 ``custom`` stream (``stream_mode=["updates", "custom"]``) for live progress.
 
@@ -36,6 +38,7 @@ from agents.report_builder import finalize_node
 from agents.retriever import retrieve_node
 from agents.rewriter import rewrite_node
 from agents.verifier import verify_node
+from agents.web import web_node
 from agents.writer import write_node
 from graphs.state import BranchOutput, BranchState, ResearchInput, ResearchState
 
@@ -96,11 +99,17 @@ def build_branch(deps: ResearchDeps) -> CompiledStateGraph:
     branch.add_node("decide", _node(decide_node, deps))
     branch.add_node("rewriter", _node(rewrite_node, deps))
     branch.add_node("retriever", _node(retrieve_node, deps))
+    branch.add_node("web", _node(web_node, deps))
     branch.add_edge(START, "decide")
     branch.add_conditional_edges(
         "decide", lambda s: "rewriter" if s.get("retrieve") else END, ["rewriter", END]
     )
-    branch.add_edge("rewriter", "retriever")
+    branch.add_conditional_edges(
+        "rewriter",
+        lambda s: "web" if s.get("retrieval") == "web" and deps.web is not None else "retriever",
+        ["web", "retriever"],
+    )
+    branch.add_edge("web", "retriever")
     branch.add_edge("retriever", END)
     return branch.compile(name="research")
 

@@ -47,6 +47,17 @@ def merge_queries(left: dict[str, list[str]] | None, right: dict[str, list[str]]
     return merged
 
 
+def merge_web_sources(
+    left: dict[str, dict[str, Any]] | None, right: dict[str, dict[str, Any]] | None
+) -> dict:
+    """Per URL, the latest record wins; the sub-questions that asked for it accumulate."""
+    merged = {k: dict(v) for k, v in (left or {}).items()}
+    for url, record in (right or {}).items():
+        asked = [*merged.get(url, {}).get("sub_questions", []), *record.get("sub_questions", [])]
+        merged[url] = {**merged.get(url, {}), **record, "sub_questions": list(dict.fromkeys(asked))}
+    return merged
+
+
 def replace_sections(left: dict[str, list] | None, right: dict[str, list] | None) -> dict:
     """Claims per section: a node that writes a section replaces its whole claim list."""
     return {**(left or {}), **(right or {})}
@@ -73,6 +84,7 @@ class ResearchState(TypedDict, total=False):
     queries: Annotated[dict[str, list[str]], merge_queries]
     evidence: Annotated[dict[str, dict[str, Any]], merge_evidence]  # chunk id -> Passage dict + sub_questions
     claims: Annotated[dict[str, list[dict[str, Any]]], replace_sections]  # sq id -> claims with verdicts
+    web_sources: Annotated[dict[str, dict[str, Any]], merge_web_sources]  # url -> page or skip record
     iteration: int
     llm_usage: Annotated[list[dict[str, Any]], operator.add]  # one record per model call
     stop_reason: Annotated[str | None, first_reason]
@@ -81,7 +93,7 @@ class ResearchState(TypedDict, total=False):
 
 
 class BranchState(TypedDict, total=False):
-    """One sub-question's research branch (decide -> rewrite -> retrieve), started with ``Send``."""
+    """One sub-question's research branch (decide -> rewrite -> [web] -> retrieve), started with ``Send``."""
 
     run_id: str
     usage_so_far: list[dict[str, Any]]
@@ -92,10 +104,12 @@ class BranchState(TypedDict, total=False):
     known_evidence: list[dict[str, Any]]
     known_queries: list[str]
     retrieve: bool
+    retrieval: str  # "none" | "local" | "web"
     # What flows back into ResearchState:
     status: Annotated[dict[str, dict[str, Any]], merge_status]
     queries: Annotated[dict[str, list[str]], merge_queries]
     evidence: Annotated[dict[str, dict[str, Any]], merge_evidence]
+    web_sources: Annotated[dict[str, dict[str, Any]], merge_web_sources]
     llm_usage: Annotated[list[dict[str, Any]], operator.add]
     stop_reason: Annotated[str | None, first_reason]
     trace: Annotated[list[dict[str, Any]], operator.add]
@@ -105,6 +119,7 @@ class BranchOutput(TypedDict, total=False):
     status: dict[str, dict[str, Any]]
     queries: dict[str, list[str]]
     evidence: dict[str, dict[str, Any]]
+    web_sources: dict[str, dict[str, Any]]
     llm_usage: list[dict[str, Any]]
     stop_reason: str | None
     trace: list[dict[str, Any]]

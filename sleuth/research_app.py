@@ -1,6 +1,6 @@
-"""Running research: picks the engine and corpus from settings, runs (or resumes) the graph on the
-on-disk checkpointer, writes the report and records the run in DuckDB. Used by `sleuth research`,
-by the benchmark and, through ``make_graph``, by the LangGraph server (langgraph.json)."""
+"""Running research: picks the engine, the corpus and the web tools from settings, runs (or resumes) the
+graph on the on-disk checkpointer, writes the report and records the run in DuckDB. Used by `sleuth
+research`, by the benchmark and, through ``make_graph``, by the LangGraph server (langgraph.json)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,27 @@ from pathlib import Path
 from typing import Any
 
 from agents.budget import ResearchLimits
-from agents.deps import ResearchDeps
+from agents.deps import ResearchDeps, WebAccess
 from graphs.checkpoint import open_checkpointer, thread_config
 from graphs.research import build_graph
 from sleuth.settings import Settings, load_settings
 from sleuth.wiring import open_corpus
 from tools.errors import ConfigError, SleuthError
 from tools.llm import ChatModel, OpenAIChatModel
+from tools.local_corpus import LocalCorpus
 from tools.offline_engine import OFFLINE_ENGINE_NAME, OfflineEngine
 from tools.report import RENDERERS
 from tools.runs import RunLog, RunOutcome
+from tools.web import FetchConfig, MixedSearch, PageCache, WebCorpus, WebFetcher, WebGatherer, make_web_search
 
 EventFn = Callable[[dict[str, Any]], None]
+
+NO_WEB_SEARCH = (
+    "no web search configured (set web_search_backend and web_search_url in sleuth.toml or "
+    "SLEUTH_WEB_SEARCH_*); researching the local corpus only"
+)
+# Settings accept the short names; the tools know backends by versioned name.
+_BACKEND_NAMES = {"searxng": "searxng.v1", "tavily": "tavily.v1", "brave": "brave.v1"}
 
 
 def limits_from_settings(settings: Settings) -> ResearchLimits:
@@ -45,10 +54,73 @@ def make_chat_model(settings: Settings) -> ChatModel:
     )
 
 
+def web_backend_name(settings: Settings) -> str | None:
+    name = settings.web_search_backend
+    return None if not name or name == "none" else _BACKEND_NAMES.get(name, name)
+
+
+def web_notice(settings: Settings) -> str | None:
+    """A line for the user when the web was asked for (``web = "always"``) but cannot be used."""
+    if settings.web == "always" and web_backend_name(settings) is None:
+        return NO_WEB_SEARCH
+    return None
+
+
+def fetch_config(settings: Settings) -> FetchConfig:
+    timeout = settings.web_timeout_s
+    return FetchConfig(
+        deadline_s=timeout,
+        connect_timeout_s=min(5.0, timeout),
+        read_timeout_s=min(10.0, timeout),
+        max_bytes=settings.web_max_bytes,
+        max_redirects=settings.web_max_redirects,
+        concurrency=settings.web_concurrency,
+        per_host_concurrency=settings.web_per_host_concurrency,
+        politeness_s=settings.web_politeness_s,
+        respect_robots=settings.web_respect_robots,
+        allow_private=settings.web_allow_private,
+        allowed_networks=tuple(settings.web_allowed_networks),
+    )
+
+
+def make_web_access(settings: Settings, corpus: LocalCorpus) -> WebAccess | None:
+    """The web tools over ``corpus``, or None when the web is off or no search backend is configured."""
+    name = web_backend_name(settings)
+    if settings.web == "off" or name is None:
+        return None
+    api_key = settings.web_search_api_key.get_secret_value() if settings.web_search_api_key else None
+    search = make_web_search(name, settings.web_search_url, api_key, timeout_s=settings.web_timeout_s)
+    web_corpus = WebCorpus(
+        corpus,
+        chunk_chars=settings.chunk_chars,
+        overlap_chars=settings.chunk_overlap_chars,
+        max_chunks_per_page=settings.web_max_chunks_per_page,
+    )
+    gatherer = WebGatherer(
+        WebFetcher(fetch_config(settings)),
+        PageCache(settings.duckdb_path),
+        web_corpus,
+        cache_ttl_s=settings.web_cache_ttl_s,
+        failure_ttl_s=settings.web_failure_ttl_s,
+    )
+    return WebAccess(
+        search=search,
+        gatherer=gatherer,
+        mixed=MixedSearch(corpus, web_corpus),
+        mode=settings.web,
+        results_per_query=settings.web_results_per_query,
+        max_pages=settings.web_max_pages,
+    )
+
+
 def default_deps(settings: Settings | None = None) -> ResearchDeps:
     settings = settings or load_settings()
+    corpus = open_corpus(settings)
     return ResearchDeps(
-        model=make_chat_model(settings), search=open_corpus(settings), limits=limits_from_settings(settings)
+        model=make_chat_model(settings),
+        search=corpus,
+        limits=limits_from_settings(settings),
+        web=make_web_access(settings, corpus),
     )
 
 
@@ -118,7 +190,24 @@ def run_research(
     """Run a new research thread, or resume ``thread_id`` from its last checkpoint, and write the report."""
     if not thread_id and not (question or "").strip():
         raise ConfigError('no question given: sleuth research "your question" (or --thread RUN_ID to resume)')
+    owned = deps is None
     deps = deps or default_deps(settings)
+    try:
+        return _run(settings, deps, question, thread_id, out, fmt, on_event)
+    finally:
+        if owned:
+            deps.close()  # the fetcher's loop thread and connection pools
+
+
+def _run(
+    settings: Settings,
+    deps: ResearchDeps,
+    question: str | None,
+    thread_id: str | None,
+    out: Path | None,
+    fmt: str,
+    on_event: EventFn | None,
+) -> RunResult:
     thread_id = thread_id or uuid.uuid4().hex[:12]
     config = thread_config(thread_id)
     runs = RunLog(settings.duckdb_path)

@@ -90,6 +90,34 @@ class Settings(BaseSettings):
     max_wall_s: float = Field(default=600.0, gt=0)
     relevance_min_cosine: float = 0.25
 
+    # Web research. web: "auto" searches the web for a sub-question only when a backend is configured and
+    # the local corpus does not answer it; "always" for every sub-question that retrieves; "off" never.
+    web: Literal["auto", "always", "off"] = "auto"
+    web_search_backend: (
+        Literal["searxng", "tavily", "brave", "searxng.v1", "tavily.v1", "brave.v1", "none"] | None
+    ) = None
+    web_search_url: str | None = None
+    web_search_api_key: SecretStr | None = None
+    # The SSRF guard refuses private/loopback/link-local addresses unless allowed here (an intranet, tests).
+    web_allow_private: bool = False
+    web_allowed_networks: list[str] = Field(default_factory=list, description='CIDRs, e.g. ["10.1.0.0/16"]')
+    web_timeout_s: float = Field(default=20.0, gt=0, description="total time one page fetch may take")
+    web_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    web_max_redirects: int = Field(default=5, ge=0)
+    web_concurrency: int = Field(default=8, ge=1)
+    web_per_host_concurrency: int = Field(default=2, ge=1)
+    web_politeness_s: float = Field(default=1.0, ge=0, description="spacing between requests to one host")
+    web_respect_robots: bool = True
+    web_cache_ttl_s: float = Field(
+        default=86400.0, ge=0, description="fetched pages count as fresh this long"
+    )
+    web_failure_ttl_s: float = Field(
+        default=600.0, ge=0, description="a failed fetch is not retried this long"
+    )
+    web_results_per_query: int = Field(default=8, ge=1)
+    web_max_pages: int = Field(default=8, ge=1, description="pages fetched per sub-question at most")
+    web_max_chunks_per_page: int = Field(default=40, ge=1)
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -1,8 +1,10 @@
 """Rendering a research report record (built by agents/report_builder.py) as Markdown or JSON.
 
 The record is plain JSON: question, engine_label, complete/stop_reason, sections with claims (each with
-citation numbers), conflicts, dropped claims, sources (n -> title, path/URL, chunk id, char span) and
-the verification counts.
+citation numbers and where its evidence came from: ``retrieval`` "local", "web" or "none" with the
+reason), conflicts, dropped claims, sources (n -> title, path/URL, chunk id, char span, and for web pages
+the fetch time), the web summary (pages used, skipped URLs with reasons, search errors) and the
+verification counts.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ def _cites(numbers: list[int]) -> str:
 
 def _section_lines(section: Mapping[str, Any], complete: bool) -> list[str]:
     lines = [f"## {section['question']}", ""]
+    if section.get("retrieval") == "web":
+        lines += [f"_Searched the web: {section.get('retrieval_reason', '')}._", ""]
     for claim in section["claims"]:
         mark = " (not verified)" if claim["verdict"] is None else ""
         lines.append(f"- {claim['text']} {_cites(claim['citations'])}{mark}")
@@ -55,7 +59,19 @@ def _claim_list(title: str, intro: str, claims: list[Mapping[str, Any]]) -> list
 
 def _source_line(source: Mapping[str, Any]) -> str:
     span = f"chunk {source['chunk_id']}, chars {source['start']}-{source['end']}"
+    if source.get("origin") == "web":
+        span = f"web page fetched {source.get('fetched_at') or 'at an unknown time'}; {span}"
     return f"{source['n']}. {source['title'] or source['doc_id']} — {source['source']} ({span})"
+
+
+def _web_lines(web: Mapping[str, Any] | None) -> list[str]:
+    """Skipped sources and failed searches: every URL the run could not use, with the reason."""
+    if not web or not (web.get("skipped") or web.get("search_errors")):
+        return []
+    lines = ["## Skipped sources", ""]
+    lines += [f"- {item['url']} — {item['reason']}" for item in web.get("skipped", [])]
+    lines += [f"- web search for “{e['query']}” — {e['reason']}" for e in web.get("search_errors", [])]
+    return [*lines, ""]
 
 
 def render_markdown(report: Report) -> str:
@@ -76,7 +92,8 @@ def render_markdown(report: Report) -> str:
     )
     lines += ["## Sources", ""]
     lines += [_source_line(source) for source in report["sources"]] or ["(none)"]
-    lines += ["", f"**Verification:** {verification_line(report)}", ""]
+    lines += ["", *_web_lines(report.get("web"))]
+    lines += [f"**Verification:** {verification_line(report)}", ""]
     return "\n".join(lines)
 
 

@@ -9,7 +9,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ["sleuth", "graphs", "agents", "tools"]  # each may import only the ones after it
-IO_LIBRARIES = {"httpx", "httpcore", "duckdb", "chromadb", "trafilatura", "openai", "tenacity", "pypdf", "bm25s"}
+IO_LIBRARIES = {
+    "httpx",
+    "httpcore",
+    "duckdb",
+    "chromadb",
+    "trafilatura",
+    "openai",
+    "tenacity",
+    "pypdf",
+    "bm25s",
+}
 
 
 def imported_top_level_names(path: Path) -> set[str]:
