@@ -44,6 +44,17 @@ MIGRATIONS: list[str] = [
         error VARCHAR, error_kind VARCHAR);
     INSERT INTO meta VALUES ('web_generation', '0');
     """,
+    # 3: scheduled report jobs and every run of them (tools/schedules.py, sleuth/scheduler.py).
+    """
+    CREATE TABLE schedule_jobs (
+        name VARCHAR PRIMARY KEY, question VARCHAR NOT NULL, cron VARCHAR NOT NULL, web VARCHAR,
+        llm_model VARCHAR, llm_base_url VARCHAR, out_dir VARCHAR, ingest_dir VARCHAR, retries INTEGER,
+        retry_after_s DOUBLE, paused BOOLEAN, next_run_at TIMESTAMP, failures INTEGER, created_at TIMESTAMP);
+    CREATE TABLE schedule_runs (
+        run_id VARCHAR, job VARCHAR, trigger VARCHAR, started_at TIMESTAMP, status VARCHAR,
+        ended_at TIMESTAMP, error VARCHAR, report_md VARCHAR, report_json VARCHAR, engine VARCHAR,
+        llm_calls INTEGER, attempt INTEGER);
+    """,
 ]
 
 
@@ -80,6 +91,7 @@ class NewDocument:
     text: str
     chunks: list[Chunk]
     origin: str = "local"
+    ingested_at: datetime | None = None  # default now; a web page's is its fetch time (what citations show)
 
 
 @dataclass(frozen=True)
@@ -189,8 +201,9 @@ class CorpusStore:
             ).fetchall()
 
     # --- writes ------------------------------------------------------------------------------
-    def write_pending(self, docs: list[NewDocument]) -> None:
-        """Replace each document's row and chunks in one transaction, status ``pending``."""
+    def write_pending(self, docs: list[NewDocument], *, generation_key: str = "generation") -> None:
+        """Replace each document's row and chunks in one transaction, status ``pending``, and move the
+        given snapshot counter on (web pages have their own, so they never force a local rebuild)."""
         now = utcnow()
         with open_duckdb(self.path) as con:
             con.execute("BEGIN")
@@ -209,7 +222,7 @@ class CorpusStore:
                     len(d.text),
                     len(d.chunks),
                     "pending",
-                    now,
+                    d.ingested_at or now,
                     now,
                     d.text,
                 ]
@@ -220,7 +233,7 @@ class CorpusStore:
                 [c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.text] for d in docs for c in d.chunks
             ]
             _insert_columns(con, "chunks", chunk_rows, 6)
-            self._bump_generation(con)
+            self._bump_generation(con, generation_key)
             con.execute("COMMIT")
 
     def mark_indexed(self, doc_ids: list[str]) -> None:
@@ -258,7 +271,7 @@ class CorpusStore:
             )
 
     @staticmethod
-    def _bump_generation(con: object) -> None:
+    def _bump_generation(con: object, key: str = "generation") -> None:
         con.execute(
-            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS VARCHAR) WHERE key = 'generation'"
+            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS VARCHAR) WHERE key = ?", [key]
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -89,7 +90,7 @@ class LexicalIndex:
 
 def build_lexical_index(folder: Path, rows: list[ChunkRow], generation: int) -> None:
     """Build the snapshot in a temporary folder and swap it in, so readers never see half an index."""
-    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
+    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     if rows:  # bm25s cannot index an empty corpus; a snapshot without bm25/ answers nothing
@@ -119,7 +120,7 @@ def build_lexical_index(folder: Path, rows: list[ChunkRow], generation: int) -> 
     }
     (tmp / "rows.json").write_text(json.dumps(payload))
     (tmp / "generation").write_text(str(generation))
-    old = folder.with_name(f"{folder.name}.old{os.getpid()}")
+    old = folder.with_name(f"{folder.name}.old{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
         os.replace(folder, old)

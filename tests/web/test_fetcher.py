@@ -204,7 +204,9 @@ def test_politeness_delay_spaces_requests_to_one_host(site: TestSite) -> None:
         fetcher.fetch_many([site.url("/article"), site.url("/notes.txt"), site.url("/doc.pdf")])
     starts = sorted(r.at for r in site.requests)
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert len(gaps) == 2 and min(gaps) >= 0.14
+    # measured where the server receives, so scheduling jitter can shift one arrival a little; without
+    # the delay all three arrive within milliseconds
+    assert len(gaps) == 2 and min(gaps) >= 0.1 and starts[-1] - starts[0] >= 0.28
 
 
 def test_async_callers_on_their_own_loop(site: TestSite, fetcher: WebFetcher) -> None:

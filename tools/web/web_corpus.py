@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
 
 from tools.chunking import chunk_text
-from tools.corpus_store import ChunkRow, utcnow
+from tools.corpus_store import ChunkRow, NewDocument
 from tools.duck import open_duckdb
 from tools.lexical import LexicalIndex, build_lexical_index, snapshot_generation
 from tools.local_corpus import LocalCorpus
@@ -65,6 +66,7 @@ class WebCorpus:
         self.max_chunks_per_page = max_chunks_per_page
         self.lexical_path = corpus.data_dir / "lexical-web"
         self._snapshot: WebSnapshot | None = None
+        self._write_lock = threading.Lock()
         if snapshot_generation(self.lexical_path) != self.generation():
             self.rebuild_lexical()
 
@@ -96,6 +98,10 @@ class WebCorpus:
     def add_pages(self, pages: Sequence[FetchedPage]) -> list[str]:
         """Index pages not yet indexed with this content; returns the doc_ids (new or changed) indexed.
         Call with a batch (all pages of one gather): the web snapshot is rebuilt once per call."""
+        with self._write_lock:  # parallel sub-question branches may add pages at the same time
+            return self._add_pages(pages)
+
+    def _add_pages(self, pages: Sequence[FetchedPage]) -> list[str]:
         known = {d.doc_id: d for d in self.corpus.store.documents().values() if d.origin == "web"}
         fresh: dict[str, tuple[FetchedPage, list[Chunk]]] = {}
         for page in pages:
@@ -117,65 +123,38 @@ class WebCorpus:
         return list(fresh)
 
     def _write_pending(self, fresh: dict[str, tuple[FetchedPage, list[Chunk]]]) -> None:
-        now = utcnow()
-        ids = list(fresh)
-        # ingested_at is the page's fetch time: what a web citation shows.
         docs = [
-            [
-                doc_id,
-                p.final_url,
-                p.title,
-                p.kind,
-                "web",
-                p.body_hash,
-                content_hash(p.text),
-                len(p.text),
-                len(chunks),
-                "pending",
-                parse_timestamp(p.fetched_at),
-                now,
-                p.text,
-            ]
+            NewDocument(
+                doc_id=doc_id,
+                source=p.final_url,
+                title=p.title,
+                kind=p.kind,
+                raw_hash=p.body_hash,
+                content_hash=content_hash(p.text),
+                text=p.text,
+                chunks=chunks,
+                origin="web",
+                ingested_at=parse_timestamp(p.fetched_at),
+            )
             for doc_id, (p, chunks) in fresh.items()
         ]
-        chunk_rows = [
-            [c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.text]
-            for _, chunks in fresh.values()
-            for c in chunks
-        ]
-        with open_duckdb(self.corpus.store.path) as con:
-            con.execute("BEGIN")
-            con.execute("DELETE FROM chunks WHERE doc_id IN (SELECT unnest(?))", [ids])
-            con.execute("DELETE FROM documents WHERE doc_id IN (SELECT unnest(?))", [ids])
-            _insert_columns(con, "documents", docs)
-            _insert_columns(con, "chunks", chunk_rows)
-            con.execute(
-                "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS VARCHAR) "
-                "WHERE key = 'web_generation'"
-            )
-            con.execute("COMMIT")
+        self.corpus.store.write_pending(docs, generation_key="web_generation")
 
     def rebuild_lexical(self) -> None:
         """Build the web snapshot with its provenance beside it, then swap both in at once."""
         generation = self.generation()
         fetched_at = self.web_documents()
         rows: list[ChunkRow] = self.corpus.store.chunk_rows(list(fetched_at)) if fetched_at else []
-        staging = self.lexical_path.with_name(f"{self.lexical_path.name}.build{os.getpid()}")
+        token = f"{os.getpid()}-{threading.get_ident()}"  # parallel branches in one process must not collide
+        staging = self.lexical_path.with_name(f"{self.lexical_path.name}.build{token}")
         build_lexical_index(staging, rows, generation)
         (staging / PROVENANCE_FILE).write_text(
             json.dumps({"generation": generation, "fetched_at": fetched_at})
         )
-        old = self.lexical_path.with_name(f"{self.lexical_path.name}.old{os.getpid()}")
+        old = self.lexical_path.with_name(f"{self.lexical_path.name}.old{token}")
         shutil.rmtree(old, ignore_errors=True)
         if self.lexical_path.exists():
             os.replace(self.lexical_path, old)
         os.replace(staging, self.lexical_path)
         shutil.rmtree(old, ignore_errors=True)
         log.info("web.lexical_rebuilt", chunks=len(rows), generation=generation)
-
-
-def _insert_columns(con: object, table: str, rows: list[list[object]]) -> None:
-    """One INSERT of zipped columns (DuckDB: ~30x faster than executemany)."""
-    if rows:
-        columns = [list(col) for col in zip(*rows, strict=True)]
-        con.execute(f"INSERT INTO {table} SELECT {', '.join(['unnest(?)'] * len(columns))}", columns)
