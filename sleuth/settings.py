@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     embedding_model: str = "text-embedding-3-small"
     embedding_base_url: str | None = None
     embedding_api_key: SecretStr | None = None
-    embedding_batch_size: int = 32
+    embedding_batch_size: int = 16  # measured ~10% faster than 32 with per-batch padding on 2 cores
 
     # Ingestion
     chunk_chars: int = 1000
