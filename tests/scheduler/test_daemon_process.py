@@ -1,0 +1,110 @@
+"""`sleuth scheduler` as a real process: killed with SIGKILL in the middle of a run, the next daemon marks
+the run interrupted and runs the job again (nothing lost); while one daemon runs, a second is refused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sleuth.cli import app
+from sleuth.scheduler import KILLED, Scheduler
+from sleuth.settings import Settings
+from tests.fakes.openai_server import ScriptedOpenAIServer, responder_by_task
+from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences
+from tests.scheduler.conftest import FakeClock
+from tools.schedules import Job, ScheduleStore
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTION = "What is BM25 and what is HyDE?"
+
+
+def wait_for(predicate, timeout_s: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
+    """Poll an observable condition (a DuckDB row) with a bound; never a fixed sleep."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_kill_9_mid_run_then_restart_records_interrupted_and_the_schedule_continues(
+    tiny_settings: Settings,
+) -> None:
+    planner_called, release = threading.Event(), threading.Event()
+    planner_calls = {"n": 0}
+
+    def planner(request):  # type: ignore[no-untyped-def]
+        planner_calls["n"] += 1
+        if planner_calls["n"] == 1:  # the first run hangs here until its daemon is dead
+            planner_called.set()
+            release.wait(60)
+        return plan("What is BM25?", "What is HyDE?")(request)
+
+    routes = {
+        "planner": planner,
+        "rewriter": queries,
+        "writer": quote_first_sentences,
+        "verifier": all_supported,
+    }
+    store = ScheduleStore(tiny_settings.duckdb_path)
+    data_dir = tiny_settings.data_dir
+    with ScriptedOpenAIServer(responder_by_task(routes)) as server:
+        missed = datetime.now(UTC) - timedelta(minutes=1)  # due: it was missed while no daemon ran
+        store.add(
+            Job(
+                name="weekly",
+                question=QUESTION,
+                cron="0 7 * * MON",
+                llm_model="scripted-model",
+                llm_base_url=server.base_url,
+                next_run_at=missed,
+            )
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sleuth", "scheduler", "--data-dir", str(data_dir), "--poll", "0.2"],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            assert planner_called.wait(60), proc.communicate(timeout=5)[0].decode()[-2000:]
+            assert [r.status for r in store.runs("weekly")] == ["running"]
+
+            second = CliRunner().invoke(app, ["scheduler", "--data-dir", str(data_dir)])
+            assert second.exit_code == 1
+            assert "another sleuth scheduler is already running on" in second.stderr
+            assert f"(pid {proc.pid})" in second.stderr
+
+            os.kill(proc.pid, signal.SIGKILL)
+            assert proc.wait(10) == -signal.SIGKILL
+        finally:
+            release.set()
+            proc.kill()
+
+        restarted_at = datetime.now(UTC)
+        clock = FakeClock(restarted_at, stop_at=restarted_at + timedelta(seconds=1))
+        Scheduler(tiny_settings, clock=clock, poll_s=600).serve()  # the lock of the dead daemon is free
+
+    (interrupted,) = [r for r in store.runs("weekly") if r.status == "interrupted"]
+    assert interrupted.error == KILLED and interrupted.trigger == "schedule"
+    (rerun,) = [r for r in store.runs("weekly") if r.status != "interrupted"]
+    assert (rerun.status, rerun.trigger, rerun.attempt, rerun.engine) == (
+        "completed",
+        "retry",
+        2,
+        "openai:scripted-model",
+    )
+    assert rerun.llm_calls and Path(rerun.report_md).is_file() and Path(rerun.report_json).is_file()
+    job = store.require("weekly")
+    assert job.failures == 0 and job.next_run_at > restarted_at  # back on its weekly schedule
+    assert planner_calls["n"] == 2

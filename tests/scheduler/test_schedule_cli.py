@@ -1,0 +1,52 @@
+"""`sleuth schedule` commands: add (cron validated, duplicates refused), list, pause/resume, remove, history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sleuth.cli import app
+from tools.schedules import ScheduleStore
+
+runner = CliRunner()
+
+
+def sleuth(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, ["schedule", *args])
+
+
+def test_add_list_pause_resume_history_remove(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    added = sleuth(
+        "add", "weekly-rag", "What is  BM25?", "--cron", "0 7 * * MON", "--no-web", "--retries", "1", *data
+    )
+    assert added.exit_code == 0, added.output
+    assert "Added job weekly-rag: next run" in added.stdout
+    job = ScheduleStore(tmp_path / "data" / "sleuth.duckdb").require("weekly-rag")
+    assert (job.question, job.cron, job.web, job.retries, job.paused) == (
+        "What is BM25?",
+        "0 7 * * MON",
+        "off",
+        1,
+        False,
+    )
+    assert job.next_run_at.weekday() == 0 and (job.next_run_at.hour, job.next_run_at.minute) == (7, 0)
+
+    duplicate = sleuth("add", "weekly-rag", "again", "--cron", "0 7 * * MON", *data)
+    assert duplicate.exit_code == 1
+    assert "error: a scheduled job named 'weekly-rag' already exists" in duplicate.stderr
+    bad = sleuth("add", "other", "q", "--cron", "0 25 * * MON", *data)
+    assert bad.exit_code == 1 and "error: invalid cron expression '0 25 * * MON'" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+    assert "weekly-rag" in sleuth("list", *data).stdout
+    assert sleuth("pause", "weekly-rag", *data).exit_code == 0
+    assert "paused" in sleuth("list", *data).stdout
+    resumed = sleuth("resume", "weekly-rag", *data)
+    assert resumed.exit_code == 0 and "Resumed job weekly-rag: next run" in resumed.stdout
+    assert "has not run yet" in sleuth("history", "weekly-rag", *data).stdout
+
+    assert sleuth("remove", "weekly-rag", *data).exit_code == 0
+    missing = sleuth("history", "weekly-rag", *data)
+    assert missing.exit_code == 1 and "no scheduled job named 'weekly-rag'" in missing.stderr
