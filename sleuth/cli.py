@@ -13,8 +13,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sleuth import __version__
+from sleuth.eval_cli import register as register_eval
 from sleuth.logs import configure_logging
 from sleuth.research_cli import register as register_research
+from sleuth.schedule_cli import register as register_schedule
 from sleuth.settings import Settings, load_settings
 from tools.errors import SleuthError
 
@@ -220,4 +222,6 @@ def show_config(data_dir: DataDirOpt = None) -> None:
         console.print(f"  {name} = {shown!s}    [dim]env SLEUTH_{name.upper()}[/dim]")
 
 
+register_eval(app)
 register_research(app)
+register_schedule(app)
