@@ -6,6 +6,9 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+# Written as ``stop_reason`` by the planner of a follow-up question: the new turn starts with no stop reason.
+NEW_TURN = "<new turn>"
+
 
 def event(node: str, **fields: Any) -> dict[str, Any]:
     """One trace entry (JSON-serialisable): which node did what."""

@@ -1,4 +1,8 @@
-"""Planner node: the question becomes a short plan of sub-questions (one for a simple question)."""
+"""Planner node: the question becomes a short plan of sub-questions (one for a simple question).
+
+A follow-up question on a thread is a new turn: its sub-questions get ids after every id the thread has
+used (sq3, sq4 after sq1, sq2) and the evidence already gathered is recalled for them first, so the
+retrieval decision can make do with it and the retriever only adds what is new."""
 
 from __future__ import annotations
 
@@ -6,17 +10,19 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from agents.common import event, usage_of
+from agents.common import NEW_TURN, event, usage_of
 from agents.deps import ResearchDeps
 from agents.schemas import PlannedSubQuestion, PlanOutput
 from agents.structured import call_structured
 from tools.errors import BudgetExceeded, SleuthError
+from tools.textmatch import coverage
 
 MAX_QUESTION_CHARS = 2000
+RECALL_MIN_COVERAGE = 0.5  # share of a new sub-question's terms a gathered passage must mention
 
 
-def build_plan(planned: list[PlannedSubQuestion], limit: int) -> list[dict[str, Any]]:
-    """Number the sub-questions sq1..sqN, dropping repeats (case and spacing ignored)."""
+def build_plan(planned: list[PlannedSubQuestion], limit: int, first: int = 1) -> list[dict[str, Any]]:
+    """Number the sub-questions sq<first>.., dropping repeats (case and spacing ignored)."""
     plan: list[dict[str, Any]] = []
     seen: set[str] = set()
     for item in planned:
@@ -24,8 +30,44 @@ def build_plan(planned: list[PlannedSubQuestion], limit: int) -> list[dict[str, 
         key = text.lower().rstrip("?")
         if key and key not in seen and len(plan) < limit:
             seen.add(key)
-            plan.append({"id": f"sq{len(plan) + 1}", "question": text, "needs": item.needs.strip()})
+            plan.append({"id": f"sq{first + len(plan)}", "question": text, "needs": item.needs.strip()})
     return plan
+
+
+def revise_plan(
+    plan: list[dict[str, Any]], questions: list[str], used_ids: int, limit: int
+) -> list[dict[str, Any]]:
+    """The plan as the user edited it: sub-questions kept by their text keep their ids, new ones get ids
+    after the ``used_ids`` the thread has given out."""
+    by_text = {sq["question"].lower().rstrip("?"): sq for sq in plan}
+    revised: list[dict[str, Any]] = []
+    for text in dict.fromkeys(" ".join(q.split()) for q in questions if q.strip()):
+        kept = by_text.get(text.lower().rstrip("?"))
+        if len(revised) < limit:
+            revised.append(kept or {"id": f"sq{used_ids + 1}", "question": text, "needs": ""})
+            used_ids += 0 if kept else 1
+    return revised
+
+
+def recall_evidence(
+    evidence: Mapping[str, Mapping[str, Any]], plan: list[dict[str, Any]], limit: int
+) -> dict[str, dict[str, Any]]:
+    """Passages gathered in earlier turns that speak to the new sub-questions, tagged with them."""
+    tagged: dict[str, dict[str, Any]] = {}
+    for sq in plan:
+        scored = [
+            (coverage(sq["question"], f"{p.get('title', '')}\n{p['text']}"), cid)
+            for cid, p in evidence.items()
+        ]
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        for share, chunk_id in scored[:limit]:
+            if share < RECALL_MIN_COVERAGE:
+                break
+            passage = evidence[chunk_id]
+            entry = tagged.setdefault(chunk_id, {**passage, "sub_questions": [], "sq_scores": {}})
+            entry["sub_questions"].append(sq["id"])
+            entry["sq_scores"][sq["id"]] = float(passage.get("score", 0.0))
+    return tagged
 
 
 def plan_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
@@ -43,10 +85,12 @@ def plan_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         planned, usage = result.value.sub_questions, result.usage
     except BudgetExceeded as e:
         planned, usage, stop_reason = [PlannedSubQuestion(question=question)], usage_of(e), str(e)
-    plan = build_plan(planned, deps.limits.max_sub_questions) or build_plan(
-        [PlannedSubQuestion(question=question)], 1
+    follow_up = bool(state.get("plan"))
+    first = len(state.get("status", {})) + 1
+    plan = build_plan(planned, deps.limits.max_sub_questions, first) or build_plan(
+        [PlannedSubQuestion(question=question)], 1, first
     )
-    return {
+    update = {
         "question": question,
         "run_id": run_id,
         "engine": deps.model.name,
@@ -57,3 +101,9 @@ def plan_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         "stop_reason": stop_reason,
         "trace": [event("planner", sub_questions=[sq["question"] for sq in plan])],
     }
+    if follow_up:
+        recalled = recall_evidence(state.get("evidence", {}), plan, deps.limits.max_evidence_per_section)
+        update.update(turn=int(state.get("turn", 1)) + 1, cancelled=False, evidence=recalled)
+        update["stop_reason"] = stop_reason or NEW_TURN
+        update["trace"][0]["recalled"] = len(recalled)
+    return update

@@ -21,22 +21,31 @@ def engine_label(engine: str) -> str:
 
 
 class SourceTable:
-    """Numbers cited chunks 1..n in order of first citation."""
+    """Numbers cited chunks in order of first citation. ``numbers`` are those already given in the thread
+    (earlier turns): a chunk keeps its number, a new chunk gets the next free one."""
 
-    def __init__(self, evidence: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(
+        self, evidence: Mapping[str, Mapping[str, Any]], numbers: Mapping[str, int] | None = None
+    ) -> None:
         self.evidence = evidence
-        self.number_of: dict[str, int] = {}
+        self.number_of: dict[str, int] = dict(numbers or {})
+        self.cited: set[str] = set()
 
     def cite(self, chunk_ids: list[str]) -> list[int]:
         numbers = []
         for chunk_id in chunk_ids:
             if chunk_id in self.evidence:  # never cite what this run did not retrieve
-                numbers.append(self.number_of.setdefault(chunk_id, len(self.number_of) + 1))
+                if chunk_id not in self.number_of:
+                    self.number_of[chunk_id] = max(self.number_of.values(), default=0) + 1
+                self.cited.add(chunk_id)
+                numbers.append(self.number_of[chunk_id])
         return numbers
 
     def sources(self) -> list[dict[str, Any]]:
+        """The sources cited in this report, by number."""
         keys = ("chunk_id", "doc_id", "title", "source", "start", "end", "origin", "fetched_at")
-        return [{"n": n, **{k: self.evidence[cid].get(k) for k in keys}} for cid, n in self.number_of.items()]
+        cited = sorted((n, cid) for cid, n in self.number_of.items() if cid in self.cited)
+        return [{"n": n, **{k: self.evidence[cid].get(k) for k in keys}} for n, cid in cited]
 
 
 def _claim_view(claim: Mapping[str, Any], table: SourceTable) -> dict[str, Any]:
@@ -101,9 +110,10 @@ def verification_summary(claims: list[Mapping[str, Any]]) -> dict[str, int]:
 
 
 def build_report(state: Mapping[str, Any], deps: ResearchDeps | None = None) -> dict[str, Any]:
-    table = SourceTable(state.get("evidence", {}))
+    table = SourceTable(state.get("evidence", {}), state.get("source_numbers", {}))
     sections = [_section(sq, state, table) for sq in state.get("plan", [])]
-    all_claims = [c for items in state.get("claims", {}).values() for c in items]
+    in_plan = {sq["id"] for sq in state.get("plan", [])}  # this turn's sections, not earlier turns'
+    all_claims = [c for sq_id, items in state.get("claims", {}).items() if sq_id in in_plan for c in items]
     conflicts = [
         _claim_view(c, table) for c in all_claims if c["verdict"] == "contradicted" or c.get("conflicts")
     ]
@@ -132,5 +142,6 @@ def finalize_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any
     report = build_report(state, deps)
     return {
         "report": report,
+        "source_numbers": {s["chunk_id"]: s["n"] for s in report["sources"]},
         "trace": [event("finalize", **report["verification"], complete=report["complete"])],
     }

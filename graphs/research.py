@@ -5,6 +5,12 @@
     verifier -> research (Send, only the sections with gaps)  while iterations and budget remain
              -> finalize -> END
     any router -> stop -> finalize  when a budget runs out (the report says so and keeps what was found)
+    planner -> approve_plan -> (as after the planner) | END  only with ``approve_plan: True`` in the input:
+               an ``interrupt()`` with the plan, resumed with
+               ``Command(resume={"action": "accept" | "edit" | "cancel", "plan": ["sub-question", ...]})``
+
+A new question on a finished thread is a follow-up turn: the planner numbers its sub-questions after the
+thread's earlier ones and recalls the evidence already gathered; citation numbers stay stable in the thread.
 
 decide says per sub-question whether to retrieve and from where ("none", "local", "web"); the web step
 (search, fetch, cache, index) runs only for "web", and then the retriever ranks local and web together.
@@ -28,12 +34,12 @@ from typing import Any
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer, Send
+from langgraph.types import Checkpointer, Send, interrupt
 
 from agents.common import event, section_evidence
 from agents.decide import decide_node
 from agents.deps import ResearchDeps
-from agents.planner import plan_node
+from agents.planner import plan_node, revise_plan
 from agents.report_builder import finalize_node
 from agents.retriever import retrieve_node
 from agents.rewriter import rewrite_node
@@ -89,6 +95,33 @@ def _route_research(deps: ResearchDeps, otherwise: str) -> Callable[[Mapping[str
     return route
 
 
+def approve_plan_node(deps: ResearchDeps) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """Pause for the user's verdict on the plan. Runs again from its start on resume: nothing before the
+    ``interrupt()`` has side effects."""
+
+    def approve_plan(state: Mapping[str, Any]) -> dict[str, Any]:
+        answer = interrupt({"question": state["question"], "plan": list(state.get("plan", []))})
+        action = answer.get("action", "accept") if isinstance(answer, Mapping) else "accept"
+        if action == "cancel":
+            return {"cancelled": True, "trace": [event("approve_plan", action="cancel")]}
+        if action != "edit":
+            return {"trace": [event("approve_plan", action="accept")]}
+        questions = [q if isinstance(q, str) else q.get("question", "") for q in answer.get("plan", [])]
+        plan = revise_plan(
+            list(state.get("plan", [])),
+            questions,
+            len(state.get("status", {})),
+            deps.limits.max_sub_questions,
+        )
+        if not plan:
+            return {"cancelled": True, "trace": [event("approve_plan", action="cancel", reason="empty plan")]}
+        status = {sq["id"]: {"status": "open", "round": 0, "missing": []} for sq in plan}
+        trace = [event("approve_plan", action="edit", sub_questions=[sq["question"] for sq in plan])]
+        return {"plan": plan, "status": status, "trace": trace}
+
+    return approve_plan
+
+
 def stop_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
     reason = state.get("stop_reason") or deps.ledger(state).exhausted() or "the run was stopped"
     return {"stop_reason": reason, "trace": [event("stop", reason=reason)]}
@@ -118,13 +151,24 @@ def build_graph(deps: ResearchDeps, checkpointer: Checkpointer = None) -> Compil
     """The compiled research graph over the given model, search backend and limits."""
     graph = StateGraph(ResearchState, input_schema=ResearchInput)
     graph.add_node("planner", _node(plan_node, deps))
+    graph.add_node("approve_plan", approve_plan_node(deps))
     graph.add_node("research", build_branch(deps))
     graph.add_node("writer", _node(write_node, deps))
     graph.add_node("verifier", _node(verify_node, deps))
     graph.add_node("stop", _node(stop_node, deps))
     graph.add_node("finalize", _node(finalize_node, deps))
     graph.add_edge(START, "planner")
-    graph.add_conditional_edges("planner", _route_research(deps, "writer"), ["research", "writer", "stop"])
+    after_plan = _route_research(deps, "writer")
+    graph.add_conditional_edges(
+        "planner",
+        lambda s: "approve_plan" if s.get("approve_plan") else after_plan(s),
+        ["approve_plan", "research", "writer", "stop"],
+    )
+    graph.add_conditional_edges(
+        "approve_plan",
+        lambda s: END if s.get("cancelled") else after_plan(s),
+        ["research", "writer", "stop", END],
+    )
     graph.add_edge("research", "writer")
     graph.add_edge("writer", "verifier")
     graph.add_conditional_edges(

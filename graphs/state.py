@@ -6,6 +6,8 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
+from agents.common import NEW_TURN
+
 
 def merge_evidence(left: dict[str, dict[str, Any]] | None, right: dict[str, dict[str, Any]] | None) -> dict:
     """Union by chunk id. A chunk found for several sub-questions lists them all, keeps its best score
@@ -64,19 +66,36 @@ def replace_sections(left: dict[str, list] | None, right: dict[str, list] | None
 
 
 def first_reason(left: str | None, right: str | None) -> str | None:
-    """The first reason a run had to stop wins; later ones do not overwrite it."""
+    """The first reason a run had to stop wins; later ones do not overwrite it. A follow-up question on
+    the thread starts a new turn (``NEW_TURN``) with no stop reason."""
+    if right == NEW_TURN:
+        return None
     return left or right or None
+
+
+def keep_numbers(left: dict[str, int] | None, right: dict[str, int] | None) -> dict[str, int]:
+    """Citation numbers per chunk id: a number once given within the thread is kept."""
+    merged = dict(left or {})
+    for chunk_id, n in (right or {}).items():
+        merged.setdefault(chunk_id, n)
+    return merged
 
 
 class ResearchInput(TypedDict, total=False):
     question: str
     run_id: str
+    approve_plan: (
+        bool  # pause after the planner (an interrupt) until the plan is accepted, edited or cancelled
+    )
 
 
 class ResearchState(TypedDict, total=False):
     question: str
     run_id: str
     engine: str
+    approve_plan: bool
+    cancelled: bool  # the user cancelled this turn's plan
+    turn: int  # 1 for the thread's first question, +1 for each follow-up
     plan: list[dict[str, Any]]  # [{id, question, needs}]
     status: Annotated[
         dict[str, dict[str, Any]], merge_status
@@ -90,6 +109,7 @@ class ResearchState(TypedDict, total=False):
     stop_reason: Annotated[str | None, first_reason]
     trace: Annotated[list[dict[str, Any]], operator.add]
     report: dict[str, Any]
+    source_numbers: Annotated[dict[str, int], keep_numbers]  # chunk id -> citation number in this thread
 
 
 class BranchState(TypedDict, total=False):

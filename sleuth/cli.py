@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sleuth import __version__
+from sleuth.chat_cli import register as register_chat
 from sleuth.eval_cli import register as register_eval
 from sleuth.logs import configure_logging
 from sleuth.research_cli import register as register_research
@@ -222,6 +223,7 @@ def show_config(data_dir: DataDirOpt = None) -> None:
         console.print(f"  {name} = {shown!s}    [dim]env SLEUTH_{name.upper()}[/dim]")
 
 
+register_chat(app)
 register_eval(app)
 register_research(app)
 register_schedule(app)

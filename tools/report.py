@@ -61,7 +61,8 @@ def _source_line(source: Mapping[str, Any]) -> str:
     span = f"chunk {source['chunk_id']}, chars {source['start']}-{source['end']}"
     if source.get("origin") == "web":
         span = f"web page fetched {source.get('fetched_at') or 'at an unknown time'}; {span}"
-    return f"{source['n']}. {source['title'] or source['doc_id']} — {source['source']} ({span})"
+    # "- [n]" not "n.": Markdown renumbers an ordered list, and follow-up turns cite non-consecutive numbers
+    return f"- [{source['n']}] {source['title'] or source['doc_id']} — {source['source']} ({span})"
 
 
 def _web_lines(web: Mapping[str, Any] | None) -> list[str]:
