@@ -23,7 +23,7 @@ from agents.deps import ResearchDeps
 from agents.planner import MAX_QUESTION_CHARS
 from graphs.checkpoint import thread_config
 from graphs.research import build_graph
-from sleuth.research_app import NO_WEB_SEARCH, make_web_access, web_backend_name
+from sleuth.research_app import NO_WEB_SEARCH, make_web_access, run_outcome, web_backend_name
 from sleuth.settings import Settings
 from tools.errors import SleuthError
 from tools.report import RENDERERS, render_markdown
@@ -156,7 +156,7 @@ class ChatSession:
             self.runs.finished(self.thread_id or "", RunOutcome(status="cancelled"))
             return Reply("Plan cancelled. Ask another question.")
         report = snapshot.values["report"]
-        self.runs.finished(self.thread_id or "", _outcome(report))
+        self.runs.finished(self.thread_id or "", run_outcome(report))
         return Reply(render_markdown(report), markdown=True)
 
     def _close_cancelled_run(self) -> None:
@@ -264,15 +264,3 @@ class ChatSession:
         if not rows:
             return Reply("no threads yet")
         return Reply("\n".join(f"{r['run_id']}  {r['status']:<9}  {r['question'][:70]}" for r in rows))
-
-
-def _outcome(report: dict[str, Any]) -> RunOutcome:
-    counts = report["verification"]
-    return RunOutcome(
-        status="completed" if report["complete"] else "partial",
-        llm_calls=report["usage"]["llm_calls"],
-        tokens=report["usage"]["tokens"],
-        claims_total=counts["total"],
-        claims_supported=counts["supported"],
-        stop_reason=report["stop_reason"],
-    )

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
 
+from sleuth.options import BaseUrlOpt, DataDirOpt, LlmOpt, WebOpt
 from sleuth.research_cli import progress_line
 
 err = Console(stderr=True, soft_wrap=True)
@@ -59,18 +60,10 @@ def chat(
         str | None, typer.Option("--thread", help="Continue this thread (see /threads).")
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Accept every plan without asking.")] = False,
-    llm: Annotated[
-        str | None, typer.Option("--llm", help='Model name on the LLM endpoint; "offline" for no LLM.')
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint URL.")
-    ] = None,
-    web: Annotated[
-        bool | None, typer.Option("--web/--no-web", help="Search the web for every sub-question, or never.")
-    ] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Data directory \\[env: SLEUTH_DATA_DIR].")
-    ] = None,
+    llm: LlmOpt = None,
+    base_url: BaseUrlOpt = None,
+    web: WebOpt = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Research interactively: ask, read the cited answer, ask follow-ups that build on the evidence found.
 

@@ -163,7 +163,8 @@ def _start_input(
     return None, str(saved.get("question", ""))
 
 
-def _outcome(report: dict[str, Any], path: Path, fmt: str) -> RunOutcome:
+def run_outcome(report: dict[str, Any], path: Path | None = None, fmt: str | None = None) -> RunOutcome:
+    """What the run log records about a finished report (and where it was written, if it was)."""
     counts = report["verification"]
     return RunOutcome(
         status="completed" if report["complete"] else "partial",
@@ -171,7 +172,7 @@ def _outcome(report: dict[str, Any], path: Path, fmt: str) -> RunOutcome:
         tokens=report["usage"]["tokens"],
         claims_total=counts["total"],
         claims_supported=counts["supported"],
-        report_path=str(path),
+        report_path=str(path) if path else None,
         report_format=fmt,
         stop_reason=report["stop_reason"],
     )
@@ -231,5 +232,5 @@ def _run(
     path = out or default_report_path(settings, thread_id, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(RENDERERS[fmt](report), encoding="utf-8")
-    runs.finished(thread_id, _outcome(report, path, fmt))
+    runs.finished(thread_id, run_outcome(report, path, fmt))
     return RunResult(run_id=thread_id, report=report, report_path=path, resumed=graph_input is None)

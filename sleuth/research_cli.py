@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from sleuth.options import BaseUrlOpt, DataDirOpt, LlmOpt, WebOpt
+
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True, highlight=False)
 
@@ -80,12 +82,8 @@ def research(
     question: Annotated[
         str | None, typer.Argument(help="What to research (optional with --thread to resume).")
     ] = None,
-    llm: Annotated[
-        str | None, typer.Option("--llm", help='Model name on the LLM endpoint; "offline" for no LLM.')
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint URL.")
-    ] = None,
+    llm: LlmOpt = None,
+    base_url: BaseUrlOpt = None,
     max_iterations: Annotated[
         int | None, typer.Option("--max-iterations", min=1, help="Research rounds at most.")
     ] = None,
@@ -96,17 +94,8 @@ def research(
     thread: Annotated[
         str | None, typer.Option("--thread", help="Run id: resume this run from its checkpoint.")
     ] = None,
-    web: Annotated[
-        bool | None,
-        typer.Option(
-            "--web/--no-web",
-            help="--web: search the web for every sub-question; --no-web: local corpus only. "
-            'Default (web = "auto"): the web only where the local corpus falls short.',
-        ),
-    ] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Data directory \\[env: SLEUTH_DATA_DIR].")
-    ] = None,
+    web: WebOpt = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Research a question in your corpus and write a report whose every claim cites its passage.
 

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sleuth.options import BaseUrlOpt, DataDirOpt, LlmOpt, WebOpt
+
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True, highlight=False)
 
@@ -22,7 +24,6 @@ schedule_app = typer.Typer(
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory \\[env: SLEUTH_DATA_DIR].")]
 NameArg = Annotated[str, typer.Argument(help="The job's name.")]
 
 
@@ -46,14 +47,9 @@ def add(
     cron: Annotated[
         str, typer.Option("--cron", help='When, as a cron expression in local time: "0 7 * * MON".')
     ],
-    web: Annotated[
-        bool | None,
-        typer.Option("--web/--no-web", help="Always / never search the web (default: configured)."),
-    ] = None,
-    llm: Annotated[str | None, typer.Option("--llm", help='LLM model name; "offline" for no LLM.')] = None,
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint URL.")
-    ] = None,
+    web: WebOpt = None,
+    llm: LlmOpt = None,
+    base_url: BaseUrlOpt = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Archive reports here (default: data dir/schedules/NAME).")
     ] = None,
@@ -64,7 +60,7 @@ def add(
     retry_after: Annotated[
         float, typer.Option("--retry-after", min=0, help="Minutes between a failure and its retry.")
     ] = 5.0,
-    data_dir: DataDir = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Add a job. Example: `sleuth schedule add weekly-rag "What is new in RAG?" --cron "0 7 * * MON"`."""
     from sleuth.cli import fail, run_guarded
@@ -98,7 +94,7 @@ def add(
 
 
 @schedule_app.command("list")
-def list_jobs(data_dir: DataDir = None) -> None:
+def list_jobs(data_dir: DataDirOpt = None) -> None:
     """List jobs with their schedule, next run and last run."""
     from sleuth.cli import run_guarded
 
@@ -123,7 +119,7 @@ def list_jobs(data_dir: DataDir = None) -> None:
 
 
 @schedule_app.command("remove")
-def remove(name: NameArg, data_dir: DataDir = None) -> None:
+def remove(name: NameArg, data_dir: DataDirOpt = None) -> None:
     """Remove a job and its run history (archived reports stay on disk)."""
     from sleuth.cli import run_guarded
 
@@ -133,7 +129,7 @@ def remove(name: NameArg, data_dir: DataDir = None) -> None:
 
 
 @schedule_app.command("pause")
-def pause(name: NameArg, data_dir: DataDir = None) -> None:
+def pause(name: NameArg, data_dir: DataDirOpt = None) -> None:
     """Stop running a job until `resume`."""
     from sleuth.cli import run_guarded
 
@@ -144,7 +140,7 @@ def pause(name: NameArg, data_dir: DataDir = None) -> None:
 
 
 @schedule_app.command("resume")
-def resume(name: NameArg, data_dir: DataDir = None) -> None:
+def resume(name: NameArg, data_dir: DataDirOpt = None) -> None:
     """Run a paused job again from its next cron slot (slots missed while paused are skipped)."""
     from sleuth.cli import run_guarded
     from tools.schedules import next_fire_time
@@ -157,7 +153,7 @@ def resume(name: NameArg, data_dir: DataDir = None) -> None:
 
 
 @schedule_app.command("run")
-def run(name: NameArg, data_dir: DataDir = None) -> None:
+def run(name: NameArg, data_dir: DataDirOpt = None) -> None:
     """Run a job now, in the foreground (its schedule is unchanged)."""
     from sleuth.cli import fail, run_guarded
     from sleuth.scheduler import Scheduler
@@ -179,7 +175,7 @@ def run(name: NameArg, data_dir: DataDir = None) -> None:
 def history(
     name: NameArg,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs, newest first.")] = 20,
-    data_dir: DataDir = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Show a job's runs: start, end, status, engine, LLM calls, error and report paths."""
     from sleuth.cli import run_guarded
@@ -218,7 +214,7 @@ def scheduler(
     poll: Annotated[
         float, typer.Option("--poll", min=0.05, help="Seconds between looks for new or changed jobs.")
     ] = 30.0,
-    data_dir: DataDir = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Run scheduled jobs in the foreground until SIGTERM/Ctrl-C.
 
