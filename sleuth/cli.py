@@ -16,6 +16,7 @@ from sleuth import __version__
 from sleuth.chat_cli import register as register_chat
 from sleuth.eval_cli import register as register_eval
 from sleuth.logs import configure_logging
+from sleuth.options import DataDirOpt
 from sleuth.research_cli import register as register_research
 from sleuth.schedule_cli import register as register_schedule
 from sleuth.settings import Settings, load_settings
@@ -35,11 +36,6 @@ app = typer.Typer(
 )
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-
-DataDirOpt = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Where the database and indexes live [env: SLEUTH_DATA_DIR]."),
-]
 
 
 def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
