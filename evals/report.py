@@ -70,6 +70,87 @@ def hotpot_table(result: dict[str, Any]) -> str:
     )
 
 
+def _num(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else "n/a"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [_row(header), _row(["---"] * len(header)), *(_row(r) for r in rows)]
+
+
+def _recall_table(recall: dict[str, Any]) -> list[str]:
+    places = (("cited", "cited by the report"), ("gathered", "in the gathered evidence"))
+    rows = [
+        [label, *(_num(recall[w][k]) for k in ("gold_share", "all_gold", "any_gold"))] for w, label in places
+    ]
+    return _table(["evidence recall", "gold docs (share)", "all gold", "at least one gold"], rows)
+
+
+def _quality_rows(results: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for key in ("citation_precision", "citation_precision_lexical"):
+        if key in results:
+            cp = results[key]
+            note = f"{cp['supported']}/{cp['claims']} claims; per-report mean {_num(cp['macro_precision'])}"
+            rows.append([f"citation precision (judge {cp['judge']})", _num(cp["precision"]), note])
+    answers = results.get("answer_em_f1")
+    if isinstance(answers, dict):
+        rows += [
+            [f"answer EM / F1 ({group})", f"{_num(s['em'])} / {_num(s['f1'])}", f"{s['questions']} questions"]
+            for group, s in answers.items()
+        ]
+    elif answers is not None:
+        rows.append(["answer EM / F1", str(answers), ""])
+    agreement = results.get("verdict_agreement")
+    if agreement:
+        rows.append(["verdict agreement (all)", _num(agreement["accuracy"]), f"{agreement['claims']} claims"])
+        rows += [
+            [f"verdict agreement (gold {label})", _num(s["accuracy"]), f"{s['claims']} claims"]
+            for label, s in agreement["by_gold_label"].items()
+        ]
+    return rows
+
+
+def _confusion_table(agreement: dict[str, Any]) -> list[str]:
+    confusion = agreement["confusion_gold_to_predicted"]
+    labels = list(confusion)
+    rows = [[f"gold {g}", *(str(confusion[g][p]) for p in labels)] for g in labels]
+    return _table(["verdicts", *(f"predicted {p}" for p in labels)], rows)
+
+
+def _cost_table(cost: dict[str, dict[str, float]]) -> list[str]:
+    names = {
+        "llm_calls": "LLM calls",
+        "model_calls": "engine calls (offline included)",
+        "prompt_tokens": "prompt tokens",
+        "completion_tokens": "completion tokens",
+        "seconds": "wall seconds",
+    }
+    rows = [[label, *(f"{cost[k][s]:g}" for s in ("mean", "p50", "max"))] for k, label in names.items()]
+    return _table(["cost per report", "mean", "p50", "max"], rows)
+
+
+def report_eval_table(result: dict[str, Any]) -> str:
+    """A report eval (evals/report_eval.py): recall, citation precision, answers or verdicts, cost."""
+    config, results = result["config"], result["results"]
+    reports = results["reports"]
+    summary = (
+        f"{config['engine_kind']} `{config['engine']}`; corpus: {config['corpus']}. {reports['complete']} of "
+        f"{reports['count']} reports complete, {reports['with_claims']} with claims (mean {reports['mean_claims']})."
+    )
+    left_out = results["evidence_recall"].get("left_out_without_gold")
+    if left_out:
+        summary += f" Evidence recall leaves out the {left_out} NEI claims (no gold documents)."
+    noun = "claims" if config.get("dataset") == "scifact" else "questions"
+    lines = [f"### {result['eval']} ({config['questions']} {noun})", "", summary, ""]
+    lines += [*_recall_table(results["evidence_recall"]), ""]
+    lines += [*_table(["report quality", "value", "notes"], _quality_rows(results)), ""]
+    if "verdict_agreement" in results:
+        lines += [*_confusion_table(results["verdict_agreement"]), ""]
+    lines += [*_cost_table(results["cost_per_report"]), ""]
+    return "\n".join([*lines, _footer(result)])
+
+
 def render(results_dir: Path = RESULTS_DIR) -> str:
     sections = []
     for result in load_results(results_dir):
@@ -77,6 +158,8 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
             sections.append(retrieval_table(result))
         elif result["eval"].startswith("hotpotqa"):
             sections.append(hotpot_table(result))
+        elif result["eval"].startswith("report-"):
+            sections.append(report_eval_table(result))
     return "\n\n".join(["## Sleuth eval results", *sections]) + "\n" if sections else "No eval results yet.\n"
 
 

@@ -1,9 +1,9 @@
-"""``sleuth eval scifact|hotpotqa|report``: a thin launcher for the eval programs in ``evals/``.
+"""``sleuth eval scifact|hotpotqa|reports|report``: a thin launcher for the eval programs in ``evals/``.
 
 The evals live beside the application, not inside it (nothing in sleuth/graphs/agents/tools imports
 ``evals``; tests/unit/test_layering.py keeps that true), and are not part of the installed package.
-So this runs them as ``python -m evals.retrieval_eval`` / ``python -m evals.report`` from the source
-checkout and passes their output and exit status through.
+So this runs them as ``python -m evals.retrieval_eval`` / ``evals.report_eval`` / ``evals.report`` from
+the source checkout and passes their output and exit status through.
 """
 
 from __future__ import annotations
@@ -56,6 +56,24 @@ def hotpotqa(
     )
 
 
+def reports(
+    dataset: Annotated[str, typer.Argument(help="hotpotqa or scifact")],
+    data_dir: DataDir = None,
+    questions: Annotated[int, typer.Option(help="seeded sample size (questions or claims)")] = 100,
+    all_questions: Annotated[
+        bool, typer.Option("--all", help="every question (HotpotQA 500, SciFact 300)")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 7,
+) -> None:
+    """Report quality: run the research graph per question and score its report (evidence recall,
+    citation precision, answer EM/F1 or verdict agreement, cost); uses the configured LLM if any."""
+    if dataset not in ("hotpotqa", "scifact"):
+        typer.echo(f"unknown dataset {dataset!r}: choose hotpotqa or scifact", err=True)
+        raise typer.Exit(2)
+    args = [dataset, "--questions", str(questions), "--seed", str(seed), *_data_args(data_dir)]
+    _launch("evals.report_eval", args + (["--all"] if all_questions else []))
+
+
 def report() -> None:
     """Print the Markdown table of the latest results in evals/results/."""
     _launch("evals.report", [])
@@ -67,5 +85,6 @@ def register(app: typer.Typer) -> None:
     )
     evals.command("scifact")(scifact)
     evals.command("hotpotqa")(hotpotqa)
+    evals.command("reports")(reports)
     evals.command("report")(report)
     app.add_typer(evals, name="eval")

@@ -1,0 +1,279 @@
+"""Scoring one research report for the report evals, and summarising the scores of a run.
+
+Per report: which gold documents its claims cite and its evidence holds, how many of its claims an
+independent judge (evals/judge.py) finds supported by their cited passages, the HotpotQA answer an LLM
+extracts from its claims (EM/F1), the SciFact verdict on the claim itself, and what it cost. "Cited"
+means cited by the claims of the report's sections (its answer); conflicts, dropped claims and the
+evidence listed for unwritten sections do not count.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from agents.budget import FREE_MODELS, Ledger, ResearchLimits
+from agents.common import RefTable, usage_of
+from agents.schemas import VerdictsOutput
+from agents.structured import call_structured
+from evals.answer_metrics import exact_match, f1_score
+from evals.judge import CitationJudge, LexicalJudge, LLMAnswerExtractor, LLMJudge
+from tools.errors import OutputInvalid
+from tools.llm import ChatModel
+
+log = structlog.get_logger(__name__)
+
+LABELS = ("SUPPORT", "CONTRADICT", "NEI")
+LABEL_OF_VERDICT = {"supported": "SUPPORT", "contradicted": "CONTRADICT", "unsupported": "NEI"}
+COST_KEYS = ("model_calls", "llm_calls", "prompt_tokens", "completion_tokens", "seconds")
+
+
+@dataclass(frozen=True)
+class ReportCase:
+    case_id: str
+    question: str  # what the research graph is asked (a HotpotQA question, a SciFact claim)
+    gold_docs: tuple[str, ...]  # empty: left out of evidence recall (SciFact NEI claims)
+    group: str  # HotpotQA: question type (heuristic); SciFact: gold label
+    answer: str = ""  # HotpotQA gold answer
+
+
+@dataclass
+class Scorers:
+    model: ChatModel
+    limits: ResearchLimits
+    judge: CitationJudge
+    lexical: LexicalJudge  # always run; the main judge when no LLM is configured
+    extractor: LLMAnswerExtractor | None
+    verdict_usage: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def for_model(cls, model: ChatModel, limits: ResearchLimits) -> Scorers:
+        lexical = LexicalJudge()
+        if model.name in FREE_MODELS:
+            return cls(model, limits, lexical, lexical, None)
+        return cls(model, limits, LLMJudge(model), lexical, LLMAnswerExtractor(model))
+
+    @property
+    def llm(self) -> bool:
+        return self.model.name not in FREE_MODELS
+
+    def eval_usage(self) -> list[dict[str, Any]]:
+        """The eval's own model calls (judge, answer, verdict), outside the research budget."""
+        own = [*self.verdict_usage, *getattr(self.judge, "usage", [])]
+        return own + (self.extractor.usage if self.extractor else [])
+
+
+Claims = list[tuple[str, list[str]]]  # (claim text, cited chunk ids)
+
+
+def report_claims(report: Mapping[str, Any]) -> Claims:
+    """The claims of the report's sections (its answer) with the chunk ids their citation numbers name."""
+    chunk_of = {s["n"]: s["chunk_id"] for s in report.get("sources", [])}
+    return [
+        (claim["text"], [chunk_of[n] for n in claim["citations"] if n in chunk_of])
+        for section in report.get("sections", [])
+        for claim in section["claims"]
+    ]
+
+
+def gold_share(gold: Sequence[str], docs: set[str]) -> float:
+    return len(set(gold) & docs) / len(set(gold))
+
+
+def judge_claims(judge: CitationJudge, claims: Claims, evidence: Mapping[str, Any]) -> dict[str, Any]:
+    supported, errors, refused = 0, 0, []
+    for text, chunk_ids in claims:
+        try:
+            verdict = judge.judge(text, [evidence[c]["text"] for c in chunk_ids])
+        except OutputInvalid as e:  # counted and shown, left out of precision
+            errors += 1
+            log.warning("eval.judge.failed", judge=judge.name, error=str(e))
+            continue
+        supported += verdict.supported
+        if not verdict.supported and len(refused) < 3:
+            refused.append({"claim": text[:200], "reason": verdict.reason})
+    return {
+        "judged": len(claims) - errors,
+        "supported": supported,
+        "judge_errors": errors,
+        "refused": refused,
+    }
+
+
+def verdict_passages(claims: Claims, evidence: Mapping[str, Any], limit: int) -> list[Mapping[str, Any]]:
+    """The passages the report cites, else its best-scored evidence (at most ``limit``)."""
+    cited = list(dict.fromkeys(c for _, chunk_ids in claims for c in chunk_ids))
+    if cited:
+        return [evidence[c] for c in cited]
+    return sorted(evidence.values(), key=lambda p: (-float(p.get("score", 0.0)), p["chunk_id"]))[:limit]
+
+
+def claim_verdict(scorers: Scorers, claim: str, passages: list[Mapping[str, Any]]) -> str | None:
+    """The engine's verifier task on the SciFact claim itself (agents/verifier's input shape), as a
+    SciFact label; None when its output stayed invalid. No passage at all reads as NEI."""
+    if not passages:
+        return "NEI"
+    refs = RefTable()
+    items = refs.items(passages)
+    inputs = {
+        "claims": [{"claim_id": "claim", "text": claim, "citations": [item["ref"] for item in items]}],
+        "evidence": items,
+        "support_threshold": scorers.limits.support_threshold,
+    }
+    ledger = Ledger(scorers.limits)
+    try:
+        result = call_structured(scorers.model, ledger, task="verifier", inputs=inputs, schema=VerdictsOutput)
+    except OutputInvalid as e:
+        scorers.verdict_usage += usage_of(e)
+        log.warning("eval.verdict.failed", error=str(e))
+        return None
+    scorers.verdict_usage += result.usage
+    verdicts = {v.claim_id: v.verdict for v in result.value.verdicts}
+    return LABEL_OF_VERDICT[verdicts.get("claim", "unsupported")]
+
+
+def report_cost(usage: list[Mapping[str, Any]], seconds: float) -> dict[str, Any]:
+    paid = [r for r in usage if r.get("model") not in FREE_MODELS]
+    return {
+        "model_calls": len(usage),  # offline engine calls included (they cost nothing)
+        "llm_calls": len(paid),
+        "prompt_tokens": sum(int(r.get("prompt_tokens", 0)) for r in paid),
+        "completion_tokens": sum(int(r.get("completion_tokens", 0)) for r in paid),
+        "seconds": round(seconds, 3),
+    }
+
+
+def answer_row(scorers: Scorers, case: ReportCase, claims: Claims) -> dict[str, Any]:
+    if scorers.extractor is None:
+        return {}
+    try:
+        prediction = scorers.extractor.answer(case.question, [text for text, _ in claims])
+    except OutputInvalid as e:  # no answer could be had: scored as a miss, and shown
+        return {"prediction": "", "answer_error": str(e), "em": 0.0, "f1": 0.0}
+    return {
+        "prediction": prediction,
+        "em": exact_match(prediction, case.answer),
+        "f1": f1_score(prediction, case.answer)[0],
+    }
+
+
+def score_report(
+    case: ReportCase, state: Mapping[str, Any], seconds: float, scorers: Scorers, dataset: str
+) -> dict[str, Any]:
+    report, evidence = state.get("report", {}), state.get("evidence", {})
+    claims = report_claims(report)
+    cited = {evidence[c]["doc_id"] for _, chunk_ids in claims for c in chunk_ids}
+    gathered = {p["doc_id"] for p in evidence.values()}
+    row: dict[str, Any] = {"id": case.case_id, "type": case.group, "gold_docs": list(case.gold_docs)}
+    row |= {"cited_docs": sorted(cited), "gathered_docs": len(gathered), "claims": len(claims)}
+    row |= {"complete": report.get("complete"), "stop_reason": report.get("stop_reason")}
+    if case.gold_docs:
+        row |= {
+            "cited_gold": gold_share(case.gold_docs, cited),
+            "gathered_gold": gold_share(case.gold_docs, gathered),
+        }
+    row |= judge_claims(scorers.judge, claims, evidence)
+    if scorers.judge is not scorers.lexical:
+        lexical = judge_claims(scorers.lexical, claims, evidence)
+        row |= {"lexical_judged": lexical["judged"], "lexical_supported": lexical["supported"]}
+    if dataset == "hotpotqa":
+        row |= {"answer": case.answer, **answer_row(scorers, case, claims)}
+    else:
+        passages = verdict_passages(claims, evidence, scorers.limits.max_evidence_per_section)
+        row["verdict"] = claim_verdict(scorers, case.question, passages)
+    return row | report_cost(state.get("llm_usage", []), seconds)
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"mean": 0.0, "p50": 0.0, "max": 0.0}
+    return {
+        "mean": round(statistics.fmean(values), 3),
+        "p50": round(statistics.median(values), 3),
+        "max": round(max(values), 3),
+    }
+
+
+def mean(values: list[float]) -> float | None:
+    return round(statistics.fmean(values), 4) if values else None
+
+
+def recall_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    scored = [r for r in rows if r["gold_docs"]]
+    summary: dict[str, Any] = {"questions": len(scored), "left_out_without_gold": len(rows) - len(scored)}
+    for where in ("cited", "gathered"):
+        shares = [r[f"{where}_gold"] for r in scored]
+        summary[where] = {
+            "gold_share": mean(shares),
+            "all_gold": mean([float(s == 1.0) for s in shares]),
+            "any_gold": mean([float(s > 0) for s in shares]),
+        }
+    return summary
+
+
+def precision_summary(rows: list[dict[str, Any]], judge: str, prefix: str = "") -> dict[str, Any]:
+    judged = sum(r[f"{prefix}judged"] for r in rows)
+    supported = sum(r[f"{prefix}supported"] for r in rows)
+    per_report = [r[f"{prefix}supported"] / r[f"{prefix}judged"] for r in rows if r[f"{prefix}judged"]]
+    return {
+        "judge": judge,
+        "claims": judged,
+        "supported": supported,
+        "precision": round(supported / judged, 4) if judged else None,
+        "macro_precision": mean(per_report),
+        "reports_with_claims": len(per_report),
+        "judge_errors": sum(r.get("judge_errors", 0) for r in rows) if not prefix else 0,
+    }
+
+
+def verdict_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    done = [r for r in rows if r["verdict"] is not None]
+    confusion = {
+        g: {p: sum(r["type"] == g and r["verdict"] == p for r in done) for p in LABELS} for g in LABELS
+    }
+    by_label = {
+        g: {
+            "claims": sum(confusion[g].values()),
+            "accuracy": mean([float(r["verdict"] == g) for r in done if r["type"] == g]),
+        }
+        for g in LABELS
+    }
+    return {
+        "claims": len(done),
+        "accuracy": mean([float(r["verdict"] == r["type"]) for r in done]),
+        "by_gold_label": by_label,
+        "confusion_gold_to_predicted": confusion,
+        "verdict_errors": len(rows) - len(done),
+        "passages": "those the report cites, else its best-scored evidence",
+    }
+
+
+def summarise(rows: list[dict[str, Any]], scorers: Scorers, dataset: str) -> dict[str, Any]:
+    own = scorers.eval_usage()
+    results: dict[str, Any] = {
+        "reports": {
+            "count": len(rows),
+            "complete": sum(bool(r["complete"]) for r in rows),
+            "with_claims": sum(r["claims"] > 0 for r in rows),
+            "mean_claims": mean([r["claims"] for r in rows]),
+        },
+        "evidence_recall": recall_summary(rows),
+        "citation_precision": precision_summary(rows, scorers.judge.name),
+    }
+    if scorers.judge is not scorers.lexical:
+        results["citation_precision_lexical"] = precision_summary(rows, scorers.lexical.name, "lexical_")
+    if dataset == "scifact":
+        results["verdict_agreement"] = verdict_summary(rows)
+    results["cost_per_report"] = {k: spread([float(r[k]) for r in rows]) for k in COST_KEYS}
+    paid = [r for r in own if r.get("model") not in FREE_MODELS]
+    results["eval_calls"] = {  # the judge / answer / verdict calls, outside the reports' own cost
+        "calls": len(own),
+        "llm_calls": len(paid),
+        "prompt_tokens": sum(int(r.get("prompt_tokens", 0)) for r in paid),
+        "completion_tokens": sum(int(r.get("completion_tokens", 0)) for r in paid),
+    }
+    return results
