@@ -30,7 +30,8 @@ class ResearchLimits:
     max_wall_s: float = 600.0
     max_sub_questions: int = 6
     passages_per_query: int = 8
-    max_evidence_per_section: int = 8
+    max_evidence_per_section: int = 10
+    max_bridge_passages: int = 4  # of those, at most this many found by following bridge entities
     sufficient_passages: int = 3  # the decision skips retrieval with this many on-topic passages...
     sufficient_coverage: float = 0.6  # ...that together mention this share of the sub-question's terms
     min_cosine: float = 0.25  # relevance cutoff: dense similarity a passage needs...

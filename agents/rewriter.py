@@ -3,6 +3,8 @@
 Pseudo-relevance feedback needs passages: the branch's known local evidence when it has some, otherwise
 a quick probe search of the local corpus with the sub-question itself (a search, not a model call).
 Web passages never feed the queries: page text must not be able to steer what is searched or fetched.
+The model may also name bridge entities for a second hop (agents/bridge.py); only names found verbatim
+in the local feedback passages are kept.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from agents.bridge import local_bridges
 from agents.common import RefTable, event, usage_of
 from agents.deps import ResearchDeps
 from agents.relevance import relevant_hits
@@ -46,23 +49,28 @@ def clean_queries(queries: list[str], known: list[str], fallback: str) -> list[s
 def rewrite_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
     sq = state["sub_question"]
     known_queries = list(state.get("known_queries", []))
+    feedback = feedback_passages(state, deps)
     inputs = {
         "sub_question": sq["question"],
         "needs": sq.get("needs", ""),
         "missing": state.get("missing", []),
         "known_queries": known_queries,
-        "feedback": RefTable().items(feedback_passages(state, deps)),
+        "feedback": RefTable().items(feedback),
     }
     ledger = deps.ledger({"run_id": state["run_id"], "llm_usage": state.get("usage_so_far", [])})
     extra: dict[str, Any] = {}
+    proposed_bridges: list[str] = []
     try:
         result = call_structured(deps.model, ledger, task="rewriter", inputs=inputs, schema=QueriesOutput)
         proposed, extra["llm_usage"] = result.value.queries, result.usage
+        proposed_bridges = result.value.bridge_entities
     except BudgetExceeded as e:
         proposed, extra["llm_usage"], extra["stop_reason"] = [sq["question"]], usage_of(e), str(e)
     queries = clean_queries(proposed, known_queries, sq["question"])
+    bridges = local_bridges(proposed_bridges, feedback, sq["question"])
     return {
         "queries": {sq["id"]: queries},
-        "trace": [event("rewriter", sub_question=sq["id"], queries=queries)],
+        "bridges": bridges,
+        "trace": [event("rewriter", sub_question=sq["id"], queries=queries, bridges=bridges)],
         **extra,
     }

@@ -48,6 +48,20 @@ def gold_recall(found: Iterable[set[str]], questions: list[HotpotQuestion]) -> d
     return {"both_gold": round(both / n, 4), "at_least_one_gold": round(one / n, 4)}
 
 
+def split_recall(
+    found: list[set[str]], questions: list[HotpotQuestion], everything: list[HotpotQuestion]
+) -> dict[str, float]:
+    """Both-gold recall on the seeded 100-question sample (held out: never used while designing the
+    graph's second hop) and on the other 400 (the tuning questions), where the run covers them."""
+    held_out = {q.question_id for q in sample_questions(everything, 100)}
+    out: dict[str, float] = {}
+    for name, keep in (("held_out_100", True), ("tuning_400", False)):
+        pairs = [(f, q) for f, q in zip(found, questions, strict=True) if (q.question_id in held_out) == keep]
+        if pairs:
+            out[f"both_gold_{name}"] = gold_recall([f for f, _ in pairs], [q for _, q in pairs])["both_gold"]
+    return out
+
+
 def two_hop(ranker: CandidateRanker, titles: dict[str, str], question: str, k: int = 10) -> set[str]:
     """Single-shot hybrid, then one bridging hop: the question plus each top document's title as a new
     query (the bridge entity of a multi-hop question is often the title of the first-hop paragraph).
@@ -112,6 +126,7 @@ def run_hotpotqa(
             **gold_recall(evidence, questions),
             "mean_evidence_docs": round(sum(map(len, evidence)) / max(len(evidence), 1), 1),
             "seconds_per_question": round((time.perf_counter() - started) / max(len(questions), 1), 2),
+            **split_recall(evidence, questions, data.questions),
         }
         run.config["limits"] = asdict(limits)
     return run.finish(results_dir, index=build)

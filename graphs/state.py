@@ -125,6 +125,7 @@ class BranchState(TypedDict, total=False):
     known_queries: list[str]
     retrieve: bool
     retrieval: str  # "none" | "local" | "web"
+    bridges: list[str]  # names to follow for a second hop (agents/bridge.py); stays in the branch
     # What flows back into ResearchState:
     status: Annotated[dict[str, dict[str, Any]], merge_status]
     queries: Annotated[dict[str, list[str]], merge_queries]

@@ -6,8 +6,9 @@ JSON text in the shape the task's schema asks for, so the agents stay engine-agn
 - planner: rule-based decomposition (comparisons into one sub-question per item plus a comparison;
   compound questions split on ";", "?" and clause-level "and"/"but");
 - decide: enough on-topic passages covering the sub-question's terms (and the missing facts) => no retrieval;
-- rewriter: the question, its keywords, keyword variants, targeted queries for missing facts, and
-  pseudo-relevance feedback (terms shared by the feedback passages);
+- rewriter: the question, its keywords, keyword variants, targeted queries for missing facts,
+  pseudo-relevance feedback (terms shared by the feedback passages), and bridge entities for a second
+  hop (names the feedback passages mention that the question does not);
 - writer / verifier: extractive writing and lexical verification (tools/offline_writing.py).
 """
 
@@ -22,9 +23,10 @@ from typing import Any
 from tools.errors import ModelError
 from tools.llm import ChatRequest, ChatResponse, Usage
 from tools.offline_writing import verify_claims, write_sections
-from tools.textmatch import ASPECT_WORDS, content_terms, coverage, keywords, stem
+from tools.textmatch import ASPECT_WORDS, content_terms, coverage, keywords, named_entities, stem
 
 OFFLINE_ENGINE_NAME = "offline"
+MAX_BRIDGE_ENTITIES = 12
 
 _COMPARISONS = [
     re.compile(r"^(?:what(?:'s| is| are)\s+)?(?:the\s+)?differences?\s+between\s+(?P<items>.+)$", re.I),
@@ -129,7 +131,14 @@ def rewrite(inputs: dict[str, Any]) -> dict[str, Any]:
     expansion = feedback_terms(question, [e["text"] for e in inputs.get("feedback", [])])
     if expansion:
         queries.append(" ".join([*words, *expansion]))
-    return {"queries": [q for q in queries if q.strip()]}
+    bridges: dict[str, str] = {}
+    for passage in inputs.get("feedback", []):  # best passage first, its names in reading order
+        for name in named_entities(passage["text"], known=question):
+            bridges.setdefault(name.lower(), name)
+    return {
+        "queries": [q for q in queries if q.strip()],
+        "bridge_entities": list(bridges.values())[:MAX_BRIDGE_ENTITIES],
+    }
 
 
 _TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {

@@ -97,6 +97,29 @@ def coverage(question: str, text: str) -> float:
     return len(terms & set(content_terms(text))) / len(terms)
 
 
+# Capitalised word sequences ("Shirley Temple", "University of Virginia", "2009 Big 12 Conference"),
+# inner lower-case connectors allowed; and titles in double quotes ("These Boots Are Made for Walkin'").
+_CONNECTOR = r"(?:of|the|de|du|la|le|and|for|von|van|da|di|del|des|y|&)"
+_NAME_WORD = r"(?:[A-Z](?:\.|[\w'’&-]*)|\d+\b(?!-))"  # "O." is an initial; "NCAA." ends a name
+_NAME = re.compile(rf"{_NAME_WORD}(?:\s+(?:{_CONNECTOR}\s+)*{_NAME_WORD})*")
+_QUOTED = re.compile(r"\"([A-Z0-9][^\"\n]{2,79})\"")
+
+
+def named_entities(text: str, *, known: str = "") -> list[str]:
+    """Names mentioned in ``text`` (quoted titles first, then capitalised phrases), in order, without
+    repeats, skipping any whose content terms all occur in ``known`` (e.g. the question itself)."""
+    known_terms = set(content_terms(known))
+    found: dict[str, str] = {}
+    candidates = [m.group(1) for m in _QUOTED.finditer(text)] + [m.group(0) for m in _NAME.finditer(text)]
+    for raw in candidates:
+        name = raw.strip(" .,;:'’-")
+        terms = content_terms(name)
+        if len(name) < 3 or not any(c.isupper() for c in name) or all(t in known_terms for t in terms):
+            continue
+        found.setdefault(name.lower(), name)
+    return list(found.values())
+
+
 def has_negation(text: str) -> bool:
     return any(w in NEGATIONS or w.endswith("n't") for w in words(text))
 
