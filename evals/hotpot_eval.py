@@ -108,7 +108,7 @@ def run_hotpotqa(
     runs = {
         "bm25 top-10": [{d for d, _ in r[:10]} for r in lexical],
         "dense top-10": [{d for d, _ in r[:10]} for r in dense],
-        "hybrid production top-10": [{d for d, _ in r[:10]} for r in production],
+        "hybrid production (min-max fusion) top-10": [{d for d, _ in r[:10]} for r in production],
         "hybrid doc RRF k=60 top-10": [
             set(rrf_docs(lx, dn)[:10]) for lx, dn in zip(lexical, dense, strict=True)
         ],

@@ -116,17 +116,6 @@ class CandidateRanker:
     def dense_many(self, queries: list[str]) -> list[DocRanking]:
         return [docs_from_rows(self.index, rows) for rows in self.dense_rows_many(queries)]
 
-    def chunk_convex(
-        self, query: str, dense_rows: list[tuple[int, float]], alpha: float, depth: int = 100
-    ) -> DocRanking:
-        """The proposed ``HybridSearch`` change simulated: min-max score fusion of chunk rows (depth 100
-        each, as in production), then documents by their best chunk."""
-        lexical = [(str(r), s) for r, s in self.index.search(query, depth)]
-        dense = [(str(r), s) for r, s in dense_rows[:depth]]
-        return docs_from_rows(
-            self.index, ((int(r), 0.0) for r in convex_docs(lexical, dense, alpha=alpha, depth=depth))
-        )
-
     def chunk_rrf(
         self, query: str, dense_rows: list[tuple[int, float]], rrf_k: int, depth: int = 100
     ) -> DocRanking:
@@ -135,7 +124,7 @@ class CandidateRanker:
         return docs_from_rows(self.index, ((h.key, h.fused) for h in fused))
 
     def production_hybrid(self, query: str, k: int = 100) -> DocRanking:
-        """Exactly what ``LocalCorpus.search`` does today (chunk-level RRF, k=60, depth 100)."""
+        """Exactly what ``LocalCorpus.search`` does (``HybridSearch``: chunk-level fusion, depth 100)."""
         hybrid = HybridSearch(self.index, self.corpus.vectors, self.corpus.embedder)
         return docs_from_rows(
             self.index, ((self.index.row_of[p.chunk_id], p.score) for p in hybrid.search(query, k))

@@ -33,6 +33,7 @@ from evals.rankers import (
     title_boosted_bm25,
 )
 from evals.record import RESULTS_DIR, EvalRun
+from tools.hybrid import RRF_K
 from tools.local_corpus import LocalCorpus
 
 log = structlog.get_logger(__name__)
@@ -144,7 +145,7 @@ def configurations(r: SplitRankings, t: Tuned) -> dict[str, dict[str, list[str]]
     return {
         "bm25": {q: ids(x) for q, x in r.lexical.items()},
         "dense (MiniLM)": {q: ids(x) for q, x in r.dense.items()},
-        "hybrid: production (chunk RRF k=60)": {q: ids(x) for q, x in r.production.items()},
+        "hybrid: production (chunk min-max fusion, 0.5/0.5)": {q: ids(x) for q, x in r.production.items()},
         "hybrid: doc-level RRF k=60": fuse(r.lexical, r.dense, rrf_docs, rrf_k=60),
         f"hybrid: doc RRF tuned (k={t.rrf_k}, w_lex={t.w_lexical})": fuse(
             r.lexical, r.dense, rrf_docs, rrf_k=t.rrf_k, w_lexical=t.w_lexical
@@ -167,15 +168,14 @@ def configurations(r: SplitRankings, t: Tuned) -> dict[str, dict[str, list[str]]
 
 
 def chunk_level_configurations(base: CandidateRanker, r: SplitRankings, data: RetrievalSet, t: Tuned) -> dict:
-    """The proposed tools/hybrid.py changes as they would run there: chunk-level fusion, depth 100."""
+    """Rank fusion at chunk level as tools/hybrid.py would run it (depth 100): the fusion shipped before
+    min-max score fusion (RRF k=60) and RRF with the k tuned on train."""
     q = sorted(data.queries)
     return {
-        f"proposed HybridSearch: chunk RRF k={t.rrf_k}": {
-            i: ids(base.chunk_rrf(data.queries[i], r.chunk_rows[i], t.rrf_k)) for i in q
-        },
-        f"proposed HybridSearch: chunk convex min-max (alpha={t.alpha})": {
-            i: ids(base.chunk_convex(data.queries[i], r.chunk_rows[i], t.alpha)) for i in q
-        },
+        f"hybrid: chunk RRF k={k}" + (" (shipped before)" if k == RRF_K else ""): {
+            i: ids(base.chunk_rrf(data.queries[i], r.chunk_rows[i], k)) for i in q
+        }
+        for k in dict.fromkeys((RRF_K, t.rrf_k))
     }
 
 

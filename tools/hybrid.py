@@ -1,7 +1,11 @@
-"""Hybrid retrieval: BM25 and dense results fused with reciprocal rank fusion (Cormack et al. 2009).
+"""Hybrid retrieval: BM25 and dense results fused by min-max normalised scores (convex combination).
 
-RRF needs no score calibration between the two retrievers, which matters here: BM25 scores are
-unbounded and corpus-dependent while cosine similarities sit in a narrow band.
+Each ranking's scores are rescaled to 0..1 over its own candidates (BM25 scores are unbounded and
+query-dependent, cosines sit in a narrow band), then weighted and summed. Unlike reciprocal rank fusion
+this keeps how far apart the hits are, not only their order. Measured on BEIR SciFact with the weights
+tuned on its train split (evals/README.md): test nDCG@10 0.729 against 0.714 for RRF k=60; on the
+pooled HotpotQA corpus both gold paragraphs are in the top 10 for 0.868 of the questions against 0.822.
+``rrf_fuse`` (Cormack et al. 2009) stays for the evals, which compare the two.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from tools.records import Passage
 from tools.vectors import VectorIndex
 
 RRF_K = 60
+FUSION_WEIGHTS = {"lexical": 0.5, "dense": 0.5}  # tuned on SciFact train; see evals/README.md
 
 
 @dataclass
@@ -55,6 +60,28 @@ def rrf_fuse(rankings: Iterable[tuple[str, list[tuple[Any, float]]]], rrf_k: int
     return sorted(hits.values(), key=lambda h: (-h.fused, h.key))
 
 
+def score_fuse(
+    rankings: Iterable[tuple[str, list[tuple[Any, float]]]], weights: dict[str, float] = FUSION_WEIGHTS
+) -> list[FusedHit]:
+    """Fuse ranked lists ``[("lexical", [(key, score), ...]), ("dense", [...])]`` into hits, best first:
+    each list's scores min-max normalised over that list, times the weight of its name, summed per key.
+
+    A name may appear more than once (several lexical indexes over disjoint keys): each list is
+    normalised on its own, since their raw scores are not comparable. Ties break by key.
+    """
+    hits: dict[Any, FusedHit] = {}
+    for name, ranking in rankings:
+        if not ranking:
+            continue
+        low, high = min(s for _, s in ranking), max(s for _, s in ranking)
+        for rank, (key, score) in enumerate(ranking, start=1):
+            hit = hits.setdefault(key, FusedHit(key))
+            hit.fused += weights[name] * ((score - low) / (high - low) if high > low else 1.0)
+            setattr(hit, f"{name}_score", score)
+            setattr(hit, f"{name}_rank", rank)
+    return sorted(hits.values(), key=lambda h: (-h.fused, h.key))
+
+
 class HybridSearch:
     """``SearchBackend`` over the local corpus. ``depth`` is how many candidates each retriever gives."""
 
@@ -74,5 +101,5 @@ class HybridSearch:
         vector = self.embedder.embed([query])[0]
         row_of = self.lexical.row_of
         dense = [(row_of[cid], sim) for cid, sim in self.vectors.query(vector, depth) if cid in row_of]
-        fused = rrf_fuse([("lexical", lexical), ("dense", dense)])[:k]
+        fused = score_fuse([("lexical", lexical), ("dense", dense)])[:k]
         return [self.lexical.row(h.key).to_passage(**h.scores()) for h in fused]

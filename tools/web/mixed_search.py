@@ -1,14 +1,14 @@
 """One ranked list over local and web passages (a ``SearchBackend``).
 
-Three rankings are fused with reciprocal rank fusion, as HybridSearch fuses two:
+Three rankings are fused by min-max normalised scores, as HybridSearch fuses two:
   - BM25 over the local snapshot (local documents only),
   - BM25 over the web snapshot (lexical-web/),
   - dense similarity over the shared Chroma collection (local and web chunks ranked together).
 A chunk lives in one snapshot, so it collects one lexical and at most one dense contribution, and its
 fused score is on the same scale as HybridSearch's: the graph's relevance cut-off applies unchanged.
-BM25 ranks come from each snapshot separately (the two have different IDF statistics, so their raw
-scores are not comparable; ranks are), which means the best web hit and the best local hit both
-count as lexical rank 1. The dense ranking is shared and decides between them.
+BM25 scores come from each snapshot separately and are normalised per snapshot (the two have different
+IDF statistics, so their raw scores are not comparable), which means the best web hit and the best
+local hit both get the full lexical weight. The dense ranking is shared and decides between them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tools.hybrid import RRF_K, rrf_fuse
+from tools.hybrid import score_fuse
 from tools.lexical import LexicalIndex
 from tools.local_corpus import LocalCorpus
 from tools.records import Origin, Passage
@@ -35,13 +35,11 @@ class MixedSearch:
         *,
         origins: Iterable[Origin] = ("local", "web"),
         depth: int = 100,
-        rrf_k: int = RRF_K,
     ) -> None:
         self.local = local
         self.web = web
         self.origins = frozenset(origins)
         self.depth = depth
-        self.rrf_k = rrf_k
 
     def search(self, query: str, k: int = 10) -> list[Passage]:
         if not query.strip() or k <= 0:
@@ -57,7 +55,7 @@ class MixedSearch:
         if web is not None:
             rankings.append(("lexical", _lexical(web.index, "web", query, depth)))
         rankings.append(("dense", self._dense(query, depth, local_ix, web)))
-        hits = rrf_fuse(rankings, self.rrf_k)[:k]
+        hits = score_fuse(rankings)[:k]
         return [self._passage(hit.key, local_ix, web, hit.scores()) for hit in hits]
 
     def get_passage(self, chunk_id: str) -> Passage | None:
