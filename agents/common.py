@@ -10,6 +10,11 @@ from typing import Any
 NEW_TURN = "<new turn>"
 
 
+def turn_usage(state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """This turn's model-call records: budgets count per question, not per chat thread."""
+    return list(state.get("llm_usage", []))[int(state.get("usage_start", 0)) :]
+
+
 def event(node: str, **fields: Any) -> dict[str, Any]:
     """One trace entry (JSON-serialisable): which node did what."""
     return {"node": node, "at": round(time.time(), 3), **fields}

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agents.budget import Ledger, LedgerBook, ResearchLimits
+from agents.common import turn_usage
 from tools.llm import ChatModel
 from tools.protocols import SearchBackend
 from tools.web import WebGatherer, WebSearchBackend
@@ -54,7 +55,8 @@ class ResearchDeps:
     def ledger(self, state: Mapping[str, Any]) -> Ledger:
         """The budget ledger of the run ``state`` belongs to, caught up with its recorded usage."""
         assert self.ledgers is not None
-        return self.ledgers.for_run(str(state.get("run_id", "")), state.get("llm_usage", []))
+        key = f"{state.get('run_id', '')}#{int(state.get('turn', 1))}"  # each turn of a thread has its own
+        return self.ledgers.for_run(key, turn_usage(state))
 
     def close(self) -> None:
         if self.web is not None:

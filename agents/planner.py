@@ -77,7 +77,10 @@ def plan_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
             'the research question is empty; ask something, e.g. sleuth research "What is BM25?"'
         )
     run_id = state.get("run_id") or uuid.uuid4().hex[:12]
-    ledger = deps.ledger({"run_id": run_id, "llm_usage": state.get("llm_usage", [])})
+    follow_up = bool(state.get("plan"))
+    turn = int(state.get("turn", 1)) + (1 if follow_up else 0)
+    usage_start = len(state.get("llm_usage", [])) if follow_up else 0  # a new turn, a new budget
+    ledger = deps.ledger({"run_id": run_id, "turn": turn, "llm_usage": []})
     inputs = {"question": question, "max_sub_questions": deps.limits.max_sub_questions}
     stop_reason = None
     try:
@@ -85,7 +88,6 @@ def plan_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         planned, usage = result.value.sub_questions, result.usage
     except BudgetExceeded as e:
         planned, usage, stop_reason = [PlannedSubQuestion(question=question)], usage_of(e), str(e)
-    follow_up = bool(state.get("plan"))
     first = len(state.get("status", {})) + 1
     plan = build_plan(planned, deps.limits.max_sub_questions, first) or build_plan(
         [PlannedSubQuestion(question=question)], 1, first
@@ -98,12 +100,13 @@ def plan_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         "status": {sq["id"]: {"status": "open", "round": 0, "missing": []} for sq in plan},
         "iteration": 1,
         "llm_usage": usage,
+        "usage_start": usage_start,
         "stop_reason": stop_reason,
         "trace": [event("planner", sub_questions=[sq["question"] for sq in plan])],
     }
     if follow_up:
         recalled = recall_evidence(state.get("evidence", {}), plan, deps.limits.max_evidence_per_section)
-        update.update(turn=int(state.get("turn", 1)) + 1, cancelled=False, evidence=recalled)
+        update.update(turn=turn, cancelled=False, evidence=recalled)
         update["stop_reason"] = stop_reason or NEW_TURN
         update["trace"][0]["recalled"] = len(recalled)
     return update

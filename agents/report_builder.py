@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agents.budget import FREE_MODELS, usage_totals
-from agents.common import event, section_evidence
+from agents.common import event, section_evidence, turn_usage
 from agents.deps import ResearchDeps
 
 UNWRITTEN_EVIDENCE = 5
@@ -118,7 +118,7 @@ def build_report(state: Mapping[str, Any], deps: ResearchDeps | None = None) -> 
         _claim_view(c, table) for c in all_claims if c["verdict"] == "contradicted" or c.get("conflicts")
     ]
     dropped = [_claim_view(c, table) for c in all_claims if c["verdict"] == "unsupported"]
-    calls, tokens = usage_totals(state.get("llm_usage", []))
+    calls, tokens = usage_totals(turn_usage(state))
     engine = str(state.get("engine", ""))
     return {
         "question": state.get("question", ""),

@@ -36,7 +36,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, Send, interrupt
 
-from agents.common import event, section_evidence
+from agents.common import event, section_evidence, turn_usage
 from agents.decide import decide_node
 from agents.deps import ResearchDeps
 from agents.planner import plan_node, revise_plan
@@ -70,7 +70,8 @@ def branch_input(state: Mapping[str, Any], sq: Mapping[str, Any], deps: Research
     status = state.get("status", {}).get(sq["id"], {})
     return {
         "run_id": state["run_id"],
-        "usage_so_far": list(state.get("llm_usage", [])),
+        "usage_so_far": turn_usage(state),
+        "turn": int(state.get("turn", 1)),
         "question": state["question"],
         "sub_question": dict(sq),
         "round": int(state.get("iteration", 1)),

@@ -106,6 +106,7 @@ class ResearchState(TypedDict, total=False):
     web_sources: Annotated[dict[str, dict[str, Any]], merge_web_sources]  # url -> page or skip record
     iteration: int
     llm_usage: Annotated[list[dict[str, Any]], operator.add]  # one record per model call
+    usage_start: int  # where this turn's records begin in llm_usage (budgets are per turn)
     stop_reason: Annotated[str | None, first_reason]
     trace: Annotated[list[dict[str, Any]], operator.add]
     report: dict[str, Any]
@@ -116,7 +117,8 @@ class BranchState(TypedDict, total=False):
     """One sub-question's research branch (decide -> rewrite -> [web] -> retrieve), started with ``Send``."""
 
     run_id: str
-    usage_so_far: list[dict[str, Any]]
+    usage_so_far: list[dict[str, Any]]  # this turn's model-call records so far
+    turn: int
     question: str
     sub_question: dict[str, Any]
     round: int

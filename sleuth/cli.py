@@ -135,7 +135,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print passages as JSON.")] = False,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Hybrid search (BM25 + dense embeddings, fused with reciprocal rank fusion) over the local corpus."""
+    """Hybrid search (BM25 + dense embeddings, fused by normalised scores) over the local corpus."""
     from sleuth.wiring import open_corpus
 
     settings = run_guarded(_settings, data_dir)

@@ -182,3 +182,30 @@ def test_with_an_llm_the_plan_prompt_and_a_follow_up_that_makes_do_with_the_thre
     assert state["report"]["sources"] and all(
         state["source_numbers"][s["chunk_id"]] == s["n"] for s in state["report"]["sources"]
     )
+
+
+def test_call_budgets_count_per_turn_so_a_long_thread_keeps_working(settings: Settings) -> None:
+    planned = iter([plan("What is HyDE?"), plan("When does HyDE help?"), plan("Who proposed HyDE?")])
+    routes = {
+        "planner": lambda request: next(planned)(request),
+        "decide": lambda request: reply({"retrieve": False, "reason": "the thread's passages answer it"}),
+        "rewriter": queries,
+        "writer": quote_first_sentences,
+        "verifier": all_supported,
+    }
+    with ScriptedOpenAIServer(responder_by_task(routes)) as server:
+        llm = settings.model_copy(
+            update={"llm_model": "scripted-model", "llm_base_url": server.base_url, "max_llm_calls": 5}
+        )
+        deps = default_deps(llm)
+        with open_checkpointer(llm.checkpoint_path) as saver:
+            chat = ChatSession(llm, deps, saver, auto_approve=True)
+            reports = []
+            for question in ("What is HyDE?", "When does HyDE help?", "Who proposed HyDE?"):
+                chat.handle(question)
+                reports.append(chat.values()["report"])
+        deps.close()
+    assert len(server.requests) >= 12  # three turns of 4 calls: far past a thread-wide budget of 5
+    for report in reports:
+        assert report["complete"] and report["stop_reason"] is None
+        assert report["usage"]["llm_calls"] == 4  # planner, rewriter or decide, writer, verifier
