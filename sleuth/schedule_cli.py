@@ -33,7 +33,9 @@ def _store(data_dir: Path | None):  # type: ignore[no-untyped-def]
     from tools.schedules import ScheduleStore
 
     settings = run_guarded(load_settings, data_dir=data_dir)
-    return settings, run_guarded(ScheduleStore, settings.duckdb_path)
+    store = run_guarded(ScheduleStore, settings.duckdb_path)
+    run_guarded(store.close_orphaned_runs, datetime.now(UTC))  # e.g. a `schedule run` killed with -9
+    return settings, store
 
 
 def _when(value: datetime | None) -> str:

@@ -103,6 +103,7 @@ class Scheduler:
     def recover(self) -> list[JobRun]:
         """Close runs a dead daemon left ``running``; each counts as a failed attempt of its job."""
         now = self.clock.now()
+        self.store.close_orphaned_runs(now)  # manual runs whose process died; not failed attempts
         stale = self.store.mark_interrupted(now, KILLED, manual=False)
         for run in stale:
             job = self.store.get(run.job)
@@ -135,6 +136,7 @@ class Scheduler:
             status="running",
             attempt=job.failures + 1 if trigger != "manual" else 1,
             engine=make_chat_model(job_settings(self.settings, job)).name,
+            pid=os.getpid(),
         )
         self.store.run_started(run)
         self.running = run

@@ -55,6 +55,8 @@ MIGRATIONS: list[str] = [
         ended_at TIMESTAMP, error VARCHAR, report_md VARCHAR, report_json VARCHAR, engine VARCHAR,
         llm_calls INTEGER, attempt INTEGER);
     """,
+    # the process that runs a job: a manual run whose process died without finishing is closed by it
+    "ALTER TABLE schedule_runs ADD COLUMN pid INTEGER;",
 ]
 
 

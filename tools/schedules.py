@@ -10,6 +10,7 @@ All times are naive UTC in the database and aware UTC in Python.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,20 @@ from tools.duck import open_duckdb
 from tools.errors import ConfigError
 
 FINISHED = ("completed", "partial", "failed", "interrupted")
+ORPHANED = "its process ended without finishing the run (killed?)"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine (signal 0 checks without signalling)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
 SUCCESSFUL = ("completed", "partial")
 
 
@@ -83,6 +98,7 @@ class JobRun:
     engine: str | None = None
     llm_calls: int | None = None
     attempt: int = 1
+    pid: int | None = None  # the process running it (same machine: the data dir is local)
 
 
 _JOB_COLUMNS = tuple(f.name for f in fields(Job))
@@ -197,6 +213,22 @@ class ScheduleStore:
         for run in stale:
             self.run_finished(run.run_id, ended_at, "interrupted", error=reason)
         return stale
+
+    def close_orphaned_runs(self, ended_at: datetime) -> list[JobRun]:
+        """Close as interrupted the manual runs marked ``running`` whose process no longer exists (a
+        `sleuth schedule run` killed with SIGKILL, say); returns them. Runs of live processes are left
+        alone, and the daemon's own runs are its business (``Scheduler.recover``: a failed attempt)."""
+        orphaned = [
+            r
+            for r in self.runs(limit=10_000)
+            if r.status == "running"
+            and r.trigger == "manual"
+            and r.pid is not None
+            and not process_alive(r.pid)
+        ]
+        for run in orphaned:
+            self.run_finished(run.run_id, ended_at, "interrupted", error=ORPHANED)
+        return orphaned
 
     def chunk_texts(self, chunk_ids: list[str]) -> dict[str, str]:
         with open_duckdb(self.db_path) as con:

@@ -20,7 +20,7 @@ from sleuth.settings import Settings
 from tests.fakes.openai_server import ScriptedOpenAIServer, responder_by_task
 from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences
 from tests.scheduler.conftest import FakeClock
-from tools.schedules import Job, ScheduleStore
+from tools.schedules import ORPHANED, Job, ScheduleStore
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "What is BM25 and what is HyDE?"
@@ -108,3 +108,58 @@ def test_kill_9_mid_run_then_restart_records_interrupted_and_the_schedule_contin
     job = store.require("weekly")
     assert job.failures == 0 and job.next_run_at > restarted_at  # back on its weekly schedule
     assert planner_calls["n"] == 2
+
+
+def test_a_manual_run_killed_with_9_is_closed_as_interrupted_by_the_next_schedule_command(
+    tiny_settings: Settings,
+) -> None:
+    planner_called, release = threading.Event(), threading.Event()
+
+    def planner(request):  # type: ignore[no-untyped-def]
+        planner_called.set()
+        release.wait(60)  # hangs until the process running it is dead
+        return plan("What is BM25?")(request)
+
+    routes = {
+        "planner": planner,
+        "rewriter": queries,
+        "writer": quote_first_sentences,
+        "verifier": all_supported,
+    }
+    store = ScheduleStore(tiny_settings.duckdb_path)
+    data_dir = tiny_settings.data_dir
+    with ScriptedOpenAIServer(responder_by_task(routes)) as server:
+        store.add(
+            Job(
+                name="weekly",
+                question=QUESTION,
+                cron="0 7 * * MON",
+                llm_model="scripted-model",
+                llm_base_url=server.base_url,
+                next_run_at=datetime.now(UTC) + timedelta(days=1),
+            )
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sleuth", "schedule", "run", "weekly", "--data-dir", str(data_dir)],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            assert planner_called.wait(60), proc.communicate(timeout=5)[0].decode()[-2000:]
+            (running,) = store.runs("weekly")
+            assert (running.status, running.trigger, running.pid) == ("running", "manual", proc.pid)
+            listed = CliRunner().invoke(app, ["schedule", "history", "weekly", "--data-dir", str(data_dir)])
+            assert listed.exit_code == 0 and "running" in listed.stdout  # alive: left alone
+            os.kill(proc.pid, signal.SIGKILL)
+            assert proc.wait(10) == -signal.SIGKILL
+        finally:
+            release.set()
+            proc.kill()
+
+    shown = CliRunner().invoke(app, ["schedule", "history", "weekly", "--data-dir", str(data_dir)])
+    assert shown.exit_code == 0, shown.output
+    (closed,) = store.runs("weekly")
+    assert (closed.status, closed.error) == ("interrupted", ORPHANED) and closed.ended_at is not None
+    assert "(killed" in shown.stdout and store.require("weekly").failures == 0  # not a failed attempt
