@@ -9,9 +9,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
+
+from tests.fakes.loopback import LoopbackHTTPServer
 
 FAKE_DIM = 24
 
@@ -70,7 +72,7 @@ def _handler(state: FakeEmbeddingsServer) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def serve_embeddings() -> Iterator[FakeEmbeddingsServer]:
     state = FakeEmbeddingsServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd = LoopbackHTTPServer(("127.0.0.1", 0), _handler(state))
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from tests.fakes.loopback import LoopbackHTTPServer
+
 _TASK_LINE = re.compile(r"^\s*task:\s*(\S+)", re.MULTILINE)
 # Token usage a reply reports: (prompt, completion), "words" to count words, or None to send no usage.
 UsageSpec = tuple[int, int] | Literal["words"] | None
@@ -144,7 +146,7 @@ class ScriptedOpenAIServer:
         self._responder = _responder(responder)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = LoopbackHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.scripted = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,

@@ -49,6 +49,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.loopback import LoopbackHTTPServer
 from tests.fixtures.pdfs import minimal_pdf
 
 HUGE_BYTES = 50 * 1024 * 1024
@@ -118,7 +119,7 @@ class TestSite:
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._flaky_seen = False
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = LoopbackHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.site = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
