@@ -17,7 +17,7 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from agents.budget import Ledger
-from prompts import load_prompt
+from prompts import Prompt, load_prompt
 from tools.errors import BudgetExceeded, OutputInvalid
 from tools.llm import ChatModel, ChatRequest, ChatResponse
 
@@ -97,11 +97,18 @@ def _error_line(error: ValidationError | ValueError) -> str:
 
 
 def call_structured(
-    model: ChatModel, ledger: Ledger, *, task: str, inputs: dict[str, Any], schema: type[T], prompt: str = ""
+    model: ChatModel,
+    ledger: Ledger,
+    *,
+    task: str,
+    inputs: dict[str, Any],
+    schema: type[T],
+    prompt: str | Prompt = "",
 ) -> StructuredResult[T]:
     """One validated answer for ``task``. Raises BudgetExceeded before a call the budget has no room for
-    (with ``.usage`` holding the records of calls already made) and OutputInvalid after a failed repair."""
-    loaded = load_prompt(prompt or task)
+    (with ``.usage`` holding the records of calls already made) and OutputInvalid after a failed repair.
+    ``prompt``: a prompt name (default: the task's), or a loaded ``Prompt`` from elsewhere."""
+    loaded = prompt if isinstance(prompt, Prompt) else load_prompt(prompt or task)
     messages = render_messages(task, loaded.text, inputs)
     records: list[dict[str, Any]] = []
     error = ""

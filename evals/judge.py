@@ -23,7 +23,9 @@ HotpotQA EM/F1. Both render their prompts here: ``prompts.load_prompt`` reads on
 
 from __future__ import annotations
 
+import math
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -31,24 +33,20 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import structlog
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from agents.structured import (
-    REPAIR_INSTRUCTION,
-    StructuredResult,
-    parse_output,
-    render_messages,
-    usage_record,
-)
+from agents.budget import Ledger, ResearchLimits
+from agents.structured import StructuredResult, call_structured
 from prompts import Prompt
 from tools.errors import OutputInvalid
-from tools.llm import ChatModel, ChatRequest
+from tools.llm import ChatModel
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
 EVAL_PROMPT_DIR = Path(__file__).resolve().parent / "prompts"
 
+UNMETERED = ResearchLimits(max_llm_calls=sys.maxsize, max_tokens=sys.maxsize, max_wall_s=math.inf)
 MIN_WORD_RECALL = 0.8
 MIN_ORDERED_PAIRS = 0.6
 MAX_PAIR_GAP = 3
@@ -178,33 +176,12 @@ def load_eval_prompt(name: str) -> Prompt:
 def call_eval_task(
     model: ChatModel, *, task: str, inputs: dict[str, Any], schema: type[T]
 ) -> StructuredResult[T]:
-    """Like agents.structured.call_structured (one repair re-ask), for the eval's own prompts and outside
-    any research budget. Raises OutputInvalid (with ``.usage``) when the repair fails too."""
-    prompt = load_eval_prompt(task)
-    messages = render_messages(task, prompt.text, inputs)
-    records: list[dict[str, Any]] = []
-    error = ""
-    for attempt in ("first", "repair"):
-        request = ChatRequest(task=task, messages=messages, inputs=inputs, schema=schema, prompt_id=prompt.id)
-        response = model.complete(request)
-        records.append(usage_record(task, prompt.id, response, model.name))
-        try:
-            return StructuredResult(parse_output(response.text, schema), records)
-        except (ValidationError, ValueError) as e:
-            error = " ".join(str(e).split())[:400]
-            log.warning(
-                "eval.llm.output_invalid", task=task, prompt_id=prompt.id, attempt=attempt, error=error
-            )
-            messages = [
-                *messages,
-                {"role": "assistant", "content": response.text},
-                {"role": "user", "content": REPAIR_INSTRUCTION.format(error=error)},
-            ]
-    failure = OutputInvalid(
-        f"the model's {task} output did not match its schema, even after a repair: {error}"
+    """agents.structured.call_structured (one repair re-ask) with the eval's own prompt and outside any
+    research budget. Raises OutputInvalid (with ``.usage``) when the repair fails too."""
+    ledger = Ledger(UNMETERED)
+    return call_structured(
+        model, ledger, task=task, inputs=inputs, schema=schema, prompt=load_eval_prompt(task)
     )
-    failure.usage = records  # type: ignore[attr-defined]
-    raise failure
 
 
 def _quoted(texts: Sequence[str], prefix: str) -> list[dict[str, str]]:
