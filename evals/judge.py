@@ -32,7 +32,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import structlog
 from pydantic import BaseModel, Field
 
 from agents.budget import Ledger, ResearchLimits
@@ -40,8 +39,6 @@ from agents.structured import StructuredResult, call_structured
 from prompts import Prompt
 from tools.errors import OutputInvalid
 from tools.llm import ChatModel
-
-log = structlog.get_logger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
 EVAL_PROMPT_DIR = Path(__file__).resolve().parent / "prompts"
