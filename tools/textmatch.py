@@ -120,6 +120,38 @@ def named_entities(text: str, *, known: str = "") -> list[str]:
     return list(found.values())
 
 
+# Words that say which way a quantity moves. "X increases Y" against "X reduces Y" is a contradiction the
+# negation cues miss. Only the up/down axis: "improves" and "reduces" can both be good news.
+_UP = _wordset(
+    """
+    increase increases increased increasing higher elevate elevated elevates raise raised raises more
+    greater larger enhance enhances enhanced enhancing promote promotes promoted promoting upregulate
+    upregulates upregulated upregulation activate activates activated accelerate accelerates accelerated
+    augment augments augmented boost boosts stimulate stimulates stimulated
+    """
+)
+_DOWN = _wordset(
+    """
+    decrease decreases decreased decreasing lower lowers lowered lowering reduce reduces reduced reducing
+    reduction less fewer
+    smaller diminish diminishes diminished inhibit inhibits inhibited inhibiting inhibition suppress
+    suppresses suppressed suppression attenuate attenuates attenuated downregulate downregulates
+    downregulated downregulation impede impedes impeded slow slows slowed decline declines declined
+    """
+)
+
+
+def direction(text: str) -> int:
+    """+1 when the text only says something goes up, -1 when it only says something goes down, else 0."""
+    said = set(words(text))
+    up, down = bool(said & _UP), bool(said & _DOWN)
+    return 1 if up and not down else -1 if down and not up else 0
+
+
+def opposite_direction(a: str, b: str) -> bool:
+    return direction(a) * direction(b) == -1
+
+
 def has_negation(text: str) -> bool:
     return any(w in NEGATIONS or w.endswith("n't") for w in words(text))
 

@@ -12,6 +12,7 @@ from tools.errors import ModelError
 from tools.llm import ChatModel, ChatRequest
 from tools.offline_engine import OfflineEngine, feedback_terms
 from tools.offline_writing import is_quotable
+from tools.textmatch import direction, opposite_direction
 
 SCHEMAS = {
     "planner": PlanOutput,
@@ -207,3 +208,35 @@ def test_verifier_reports_an_uncited_passage_that_says_the_opposite() -> None:
     result = verdicts([claim], evidence)["a"]
     assert result["verdict"] == "supported" and result["conflicting_refs"] == ["E2"]
     assert json.dumps(result)  # plain data
+
+
+def test_verifier_reads_an_opposite_direction_as_a_contradiction_and_mixed_directions_as_none() -> None:
+    passage = (
+        "In the trial, statin therapy reduced the risk of stroke in older patients. "
+        "Exercise increased and then lowered blood pressure during the session."
+    )
+    evidence = [{"ref": "E1", "title": "Trial", "text": passage}]
+    result = verdicts(
+        [
+            {"claim_id": c, "text": t, "citations": ["E1"]}
+            for c, t in (
+                ("up", "Statin therapy increases the risk of stroke in older patients."),
+                ("down", "Statin therapy lowers the risk of stroke in older patients."),
+                ("mixed", "Exercise increased blood pressure during the session."),
+            )
+        ],
+        evidence,
+    )
+    assert result["up"]["verdict"] == "contradicted" and "direction" in result["up"]["reason"]
+    assert result["down"]["verdict"] == "supported"
+    assert result["mixed"]["verdict"] == "supported"  # the sentence goes both ways: no direction to oppose
+
+
+def test_direction_is_up_down_or_none() -> None:
+    assert direction("Alirocumab reduced plasma Lp(a) by 18.7%.") == -1
+    assert direction("ApoE4 neurons had higher levels of tau phosphorylation.") == 1
+    assert direction("Exercise increased and then lowered blood pressure.") == 0
+    assert direction("Aspirin improves outcomes.") == 0  # better/worse is not up/down
+    assert opposite_direction("X increases Y.", "X decreases Y.") and not opposite_direction(
+        "X", "X decreases Y."
+    )
