@@ -65,8 +65,14 @@ def reports(
     ] = False,
     seed: Annotated[int, typer.Option(help="sampling seed")] = 7,
 ) -> None:
-    """Report quality: run the research graph per question and score its report (evidence recall,
-    citation precision, answer EM/F1 or verdict agreement, cost); uses the configured LLM if any."""
+    """Report quality: research each question, then score the report it gets.
+
+    Scores: evidence recall (gold documents cited and gathered), citation precision by a judge
+    independent of the verifier, HotpotQA answer EM/F1 (needs an LLM) or SciFact verdict agreement,
+    and cost per report. Uses the configured LLM if any, else the offline engine.
+
+    Example: sleuth eval reports hotpotqa --questions 100
+    """
     if dataset not in ("hotpotqa", "scifact"):
         typer.echo(f"unknown dataset {dataset!r}: choose hotpotqa or scifact", err=True)
         raise typer.Exit(2)
