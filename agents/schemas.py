@@ -27,9 +27,8 @@ class DecisionOutput(BaseModel):
 
 class QueriesOutput(BaseModel):
     queries: list[str] = Field(min_length=1, max_length=8)
-    bridge_entities: list[str] = Field(
+    bridge_entities: list[str] = Field(  # no max: a long list is cut (agents/bridge.py), not re-asked
         default_factory=list,
-        max_length=12,
         description="names quoted verbatim from the feedback passages that the sub-question depends on "
         "but does not name (the bridge of a multi-hop question), most useful first",
     )
