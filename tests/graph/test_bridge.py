@@ -18,6 +18,7 @@ from agents.deps import ResearchDeps
 from graphs.research import build_graph
 from sleuth.settings import load_settings
 from sleuth.wiring import ingest_paths, open_corpus
+from tests.graph.helpers import ScriptedModel, first_sentence_writer, plan_of, verdict_for_all
 from tools.offline_engine import OfflineEngine
 from tools.records import Passage
 from tools.textmatch import named_entities
@@ -117,3 +118,24 @@ def test_a_hit_is_about_a_name_when_the_name_is_in_its_title_or_its_title_in_the
     assert is_about(_passage("Kiss and Tell (1945 film)"), "Kiss and Tell")
     assert is_about(_passage("Shirley Temple"), "17-year-old Shirley Temple")
     assert not is_about(_passage("Meet Corliss Archer"), "Shirley Temple")
+
+
+def test_a_models_bridge_entities_are_followed_only_when_the_local_passages_name_them(corpus) -> None:
+    model = ScriptedModel(
+        {
+            "planner": plan_of(QUESTION),
+            "rewriter": lambda request: {
+                "queries": [request.inputs["sub_question"]],
+                "bridge_entities": ["Shirley Temple", "Evil Corp", "Kiss and Tell"],
+            },
+            "writer": first_sentence_writer,
+            "verifier": verdict_for_all("supported"),
+        }
+    )
+    graph = build_graph(ResearchDeps(model=model, search=corpus, limits=ResearchLimits()))
+    state = graph.invoke({"question": QUESTION, "run_id": "llm-bridge"})
+    (rewrite,) = [e for e in state["trace"] if e["node"] == "rewriter"]
+    assert rewrite["bridges"] == ["Shirley Temple"]  # invented, and already named by the question: dropped
+    found = {p["title"]: p["query"] for p in state["evidence"].values()}
+    assert found["Shirley Temple"].startswith("Shirley Temple ")
+    assert not any(query.startswith("Evil Corp") for query in found.values())
