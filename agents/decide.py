@@ -66,9 +66,7 @@ def decide_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         "sufficient_passages": deps.limits.sufficient_passages,
         "sufficient_coverage": deps.limits.sufficient_coverage,
     }
-    ledger = deps.ledger(
-        {"run_id": state["run_id"], "turn": state.get("turn", 1), "llm_usage": state.get("usage_so_far", [])}
-    )
+    ledger = deps.branch_ledger(state)
     try:
         result = call_structured(deps.model, ledger, task="decide", inputs=inputs, schema=DecisionOutput)
     except BudgetExceeded as e:

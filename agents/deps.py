@@ -58,6 +58,11 @@ class ResearchDeps:
         key = f"{state.get('run_id', '')}#{int(state.get('turn', 1))}"  # each turn of a thread has its own
         return self.ledgers.for_run(key, turn_usage(state))
 
+    def branch_ledger(self, branch: Mapping[str, Any]) -> Ledger:
+        """The same ledger seen from a sub-question branch, which carries its turn's usage so far."""
+        usage = branch.get("usage_so_far", [])
+        return self.ledger({"run_id": branch["run_id"], "turn": branch.get("turn", 1), "llm_usage": usage})
+
     def close(self) -> None:
         if self.web is not None:
             self.web.close()

@@ -57,9 +57,7 @@ def rewrite_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]
         "known_queries": known_queries,
         "feedback": RefTable().items(feedback),
     }
-    ledger = deps.ledger(
-        {"run_id": state["run_id"], "turn": state.get("turn", 1), "llm_usage": state.get("usage_so_far", [])}
-    )
+    ledger = deps.branch_ledger(state)
     extra: dict[str, Any] = {}
     proposed_bridges: list[str] = []
     try:
