@@ -26,7 +26,6 @@ from tools.offline_writing import verify_claims, write_sections
 from tools.textmatch import ASPECT_WORDS, content_terms, coverage, keywords, named_entities, stem
 
 OFFLINE_ENGINE_NAME = "offline"
-MAX_BRIDGE_ENTITIES = 12
 
 _COMPARISONS = [
     re.compile(r"^(?:what(?:'s| is| are)\s+)?(?:the\s+)?differences?\s+between\s+(?P<items>.+)$", re.I),
@@ -128,17 +127,13 @@ def rewrite(inputs: dict[str, Any]) -> dict[str, Any]:
     if len(topic) > 2 or len(topic) < len(words):
         queries.append(" ".join(topic[:2]))  # the topic's head terms alone: broader recall
     queries += [" ".join(keywords(missing)[:8]) for missing in inputs.get("missing", [])[:2]]
-    expansion = feedback_terms(question, [e["text"] for e in inputs.get("feedback", [])])
+    feedback = [passage["text"] for passage in inputs.get("feedback", [])]
+    expansion = feedback_terms(question, feedback)
     if expansion:
         queries.append(" ".join([*words, *expansion]))
-    bridges: dict[str, str] = {}
-    for passage in inputs.get("feedback", []):  # best passage first, its names in reading order
-        for name in named_entities(passage["text"], known=question):
-            bridges.setdefault(name.lower(), name)
-    return {
-        "queries": [q for q in queries if q.strip()],
-        "bridge_entities": list(bridges.values())[:MAX_BRIDGE_ENTITIES],
-    }
+    # best passage first, its names in reading order; agents/bridge.py dedupes and caps the list
+    bridges = [name for text in feedback for name in named_entities(text, known=question)]
+    return {"queries": [q for q in queries if q.strip()], "bridge_entities": bridges}
 
 
 _TASKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
