@@ -147,18 +147,25 @@ def test_piped_input_works_without_a_terminal_and_an_unknown_thread_is_refused(s
     assert missing.exit_code == 1 and "no chat thread 'nope'" in missing.stderr
 
 
+def follow_up_script(planned: Iterator) -> Any:
+    """A scripted LLM that plans from ``planned`` (one plan per turn) and judges the thread's
+    evidence enough for every follow-up."""
+    return responder_by_task(
+        {
+            "planner": lambda request: next(planned)(request),
+            "decide": lambda request: reply({"retrieve": False, "reason": "the thread's passages answer it"}),
+            "rewriter": queries,
+            "writer": quote_first_sentences,
+            "verifier": all_supported,
+        }
+    )
+
+
 def test_with_an_llm_the_plan_prompt_and_a_follow_up_that_makes_do_with_the_thread_evidence(
     settings: Settings,
 ) -> None:
     planned = iter([plan("What is HyDE?"), plan("When does HyDE help?")])
-    routes = {
-        "planner": lambda request: next(planned)(request),
-        "decide": lambda request: reply({"retrieve": False, "reason": "the thread's passages answer it"}),
-        "rewriter": queries,
-        "writer": quote_first_sentences,
-        "verifier": all_supported,
-    }
-    with ScriptedOpenAIServer(responder_by_task(routes)) as server:
+    with ScriptedOpenAIServer(follow_up_script(planned)) as server:
         llm = settings.model_copy(update={"llm_model": "scripted-model", "llm_base_url": server.base_url})
         deps = default_deps(llm)
         with open_checkpointer(llm.checkpoint_path) as saver:
@@ -186,14 +193,7 @@ def test_with_an_llm_the_plan_prompt_and_a_follow_up_that_makes_do_with_the_thre
 
 def test_call_budgets_count_per_turn_so_a_long_thread_keeps_working(settings: Settings) -> None:
     planned = iter([plan("What is HyDE?"), plan("When does HyDE help?"), plan("Who proposed HyDE?")])
-    routes = {
-        "planner": lambda request: next(planned)(request),
-        "decide": lambda request: reply({"retrieve": False, "reason": "the thread's passages answer it"}),
-        "rewriter": queries,
-        "writer": quote_first_sentences,
-        "verifier": all_supported,
-    }
-    with ScriptedOpenAIServer(responder_by_task(routes)) as server:
+    with ScriptedOpenAIServer(follow_up_script(planned)) as server:
         llm = settings.model_copy(
             update={"llm_model": "scripted-model", "llm_base_url": server.base_url, "max_llm_calls": 5}
         )

@@ -26,6 +26,35 @@ ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "What is BM25 and what is HyDE?"
 
 
+def hanging_script(planner) -> object:  # type: ignore[no-untyped-def]
+    """A scripted LLM whose planner is ``planner`` (made to hang) and the rest answer at once."""
+    return responder_by_task(
+        {"planner": planner, "rewriter": queries, "writer": quote_first_sentences, "verifier": all_supported}
+    )
+
+
+def weekly_job(server: ScriptedOpenAIServer, next_run_at: datetime) -> Job:
+    return Job(
+        name="weekly",
+        question=QUESTION,
+        cron="0 7 * * MON",
+        llm_model="scripted-model",
+        llm_base_url=server.base_url,
+        next_run_at=next_run_at,
+    )
+
+
+def sleuth_process(*args: str) -> subprocess.Popen:
+    """``python -m sleuth ARGS`` as a real child process, output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "sleuth", *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def wait_for(predicate, timeout_s: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
     """Poll an observable condition (a DuckDB row) with a bound; never a fixed sleep."""
     deadline = time.monotonic() + timeout_s
@@ -49,33 +78,12 @@ def test_kill_9_mid_run_then_restart_records_interrupted_and_the_schedule_contin
             release.wait(60)
         return plan("What is BM25?", "What is HyDE?")(request)
 
-    routes = {
-        "planner": planner,
-        "rewriter": queries,
-        "writer": quote_first_sentences,
-        "verifier": all_supported,
-    }
     store = ScheduleStore(tiny_settings.duckdb_path)
     data_dir = tiny_settings.data_dir
-    with ScriptedOpenAIServer(responder_by_task(routes)) as server:
+    with ScriptedOpenAIServer(hanging_script(planner)) as server:
         missed = datetime.now(UTC) - timedelta(minutes=1)  # due: it was missed while no daemon ran
-        store.add(
-            Job(
-                name="weekly",
-                question=QUESTION,
-                cron="0 7 * * MON",
-                llm_model="scripted-model",
-                llm_base_url=server.base_url,
-                next_run_at=missed,
-            )
-        )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sleuth", "scheduler", "--data-dir", str(data_dir), "--poll", "0.2"],
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        store.add(weekly_job(server, missed))
+        proc = sleuth_process("scheduler", "--data-dir", str(data_dir), "--poll", "0.2")
         try:
             assert planner_called.wait(60), proc.communicate(timeout=5)[0].decode()[-2000:]
             assert [r.status for r in store.runs("weekly")] == ["running"]
@@ -120,32 +128,11 @@ def test_a_manual_run_killed_with_9_is_closed_as_interrupted_by_the_next_schedul
         release.wait(60)  # hangs until the process running it is dead
         return plan("What is BM25?")(request)
 
-    routes = {
-        "planner": planner,
-        "rewriter": queries,
-        "writer": quote_first_sentences,
-        "verifier": all_supported,
-    }
     store = ScheduleStore(tiny_settings.duckdb_path)
     data_dir = tiny_settings.data_dir
-    with ScriptedOpenAIServer(responder_by_task(routes)) as server:
-        store.add(
-            Job(
-                name="weekly",
-                question=QUESTION,
-                cron="0 7 * * MON",
-                llm_model="scripted-model",
-                llm_base_url=server.base_url,
-                next_run_at=datetime.now(UTC) + timedelta(days=1),
-            )
-        )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sleuth", "schedule", "run", "weekly", "--data-dir", str(data_dir)],
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+    with ScriptedOpenAIServer(hanging_script(planner)) as server:
+        store.add(weekly_job(server, next_run_at=datetime.now(UTC) + timedelta(days=1)))
+        proc = sleuth_process("schedule", "run", "weekly", "--data-dir", str(data_dir))
         try:
             assert planner_called.wait(60), proc.communicate(timeout=5)[0].decode()[-2000:]
             (running,) = store.runs("weekly")
