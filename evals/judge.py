@@ -35,7 +35,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, Field
 
 from agents.budget import Ledger, ResearchLimits
-from agents.structured import StructuredResult, call_structured
+from agents.structured import call_structured
 from prompts import Prompt
 from tools.errors import OutputInvalid
 from tools.llm import ChatModel
@@ -171,14 +171,20 @@ def load_eval_prompt(name: str) -> Prompt:
 
 
 def call_eval_task(
-    model: ChatModel, *, task: str, inputs: dict[str, Any], schema: type[T]
-) -> StructuredResult[T]:
+    model: ChatModel, usage: list[dict[str, Any]], *, task: str, inputs: dict[str, Any], schema: type[T]
+) -> T:
     """agents.structured.call_structured (one repair re-ask) with the eval's own prompt and outside any
-    research budget. Raises OutputInvalid (with ``.usage``) when the repair fails too."""
-    ledger = Ledger(UNMETERED)
-    return call_structured(
-        model, ledger, task=task, inputs=inputs, schema=schema, prompt=load_eval_prompt(task)
-    )
+    research budget; every call's record is appended to ``usage``, a failed one's too. Raises
+    OutputInvalid when the repair fails too."""
+    try:
+        result = call_structured(
+            model, Ledger(UNMETERED), task=task, inputs=inputs, schema=schema, prompt=load_eval_prompt(task)
+        )
+    except OutputInvalid as e:
+        usage += getattr(e, "usage", [])
+        raise
+    usage += result.usage
+    return result.value
 
 
 def _quoted(texts: Sequence[str], prefix: str) -> list[dict[str, str]]:
@@ -199,13 +205,8 @@ class LLMJudge:
         if not passages:
             return Judgement(False, "it cites no passage")
         inputs = {"claim": claim, "cited_passages": _quoted(passages, "E")}
-        try:
-            result = call_eval_task(self.model, task="judge", inputs=inputs, schema=JudgeOutput)
-        except OutputInvalid as e:
-            self.usage += getattr(e, "usage", [])
-            raise
-        self.usage += result.usage
-        return Judgement(result.value.supported, result.value.reason)
+        verdict = call_eval_task(self.model, self.usage, task="judge", inputs=inputs, schema=JudgeOutput)
+        return Judgement(verdict.supported, verdict.reason)
 
 
 @dataclass
@@ -218,10 +219,6 @@ class LLMAnswerExtractor:
         if not claims:
             return ""
         inputs = {"question": question, "claims": _quoted(claims, "C")}
-        try:
-            result = call_eval_task(self.model, task="answer", inputs=inputs, schema=AnswerOutput)
-        except OutputInvalid as e:
-            self.usage += getattr(e, "usage", [])
-            raise
-        self.usage += result.usage
-        return result.value.answer
+        return call_eval_task(
+            self.model, self.usage, task="answer", inputs=inputs, schema=AnswerOutput
+        ).answer
