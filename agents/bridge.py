@@ -16,9 +16,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tools.protocols import SearchBackend
-from tools.records import Passage
-from tools.textmatch import content_terms
+from sleuth.agents.textmatch import content_terms
+from sleuth.tools.protocols import SearchBackend
+from sleuth.tools.records import Passage
 
 MAX_BRIDGES = 12
 _QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$")  # "Kiss and Tell (1945 film)" -> "Kiss and Tell"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.errors import BudgetExceeded
+from sleuth.tools.errors import BudgetExceeded
 
 # Models whose calls cost nothing and are not counted against the LLM budgets.
 FREE_MODELS = frozenset({"offline"})
@@ -22,21 +22,22 @@ FREE_MODELS = frozenset({"offline"})
 
 @dataclass(frozen=True)
 class ResearchLimits:
-    """Budgets and retrieval knobs of one research run."""
+    """Budgets and retrieval knobs of one research run. Their defaults and meanings live in one place,
+    ``sleuth.settings.Settings`` (same field names); the shell builds this from the settings."""
 
-    max_iterations: int = 3  # research rounds (retrieve -> write -> verify), the first included
-    max_llm_calls: int = 40
-    max_tokens: int = 200_000
-    max_wall_s: float = 600.0
-    max_sub_questions: int = 6
-    passages_per_query: int = 8
-    max_evidence_per_section: int = 10
-    max_bridge_passages: int = 4  # of those, at most this many found by following bridge entities
-    sufficient_passages: int = 3  # the decision skips retrieval with this many on-topic passages...
-    sufficient_coverage: float = 0.6  # ...that together mention this share of the sub-question's terms
-    min_cosine: float = 0.25  # relevance cutoff: dense similarity a passage needs...
-    min_score_ratio: float = 0.3  # ...and its fused score relative to the best hit of the query
-    support_threshold: float = 0.6  # offline verifier: share of claim terms found in the cited passage
+    max_iterations: int
+    max_llm_calls: int
+    max_tokens: int
+    max_wall_s: float
+    max_sub_questions: int
+    passages_per_query: int
+    max_evidence_per_section: int
+    max_bridge_passages: int
+    sufficient_passages: int
+    sufficient_coverage: float
+    relevance_min_cosine: float
+    relevance_min_score_ratio: float
+    support_threshold: float
 
 
 def usage_totals(records: list[Mapping[str, Any]]) -> tuple[int, int]:

@@ -6,6 +6,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sleuth.tools.errors import BudgetExceeded, OutputInvalid
+
 # Written as ``stop_reason`` by the planner of a follow-up question: the new turn starts with no stop reason.
 NEW_TURN = "<new turn>"
 
@@ -49,6 +51,11 @@ class RefTable:
         ]
 
 
-def usage_of(error: BaseException) -> list[dict[str, Any]]:
-    """Usage records attached to a BudgetExceeded/OutputInvalid by agents.structured."""
-    return list(getattr(error, "usage", []))
+def usage_of(error: BudgetExceeded | OutputInvalid) -> list[dict[str, Any]]:
+    """The model-call records a failed structured call made before it gave up."""
+    return list(error.usage)
+
+
+def stopped_by(error: BudgetExceeded) -> dict[str, Any]:
+    """The partial update of a node whose budget ran out: the calls it made and why the run stops."""
+    return {"llm_usage": usage_of(error), "stop_reason": error.reason}

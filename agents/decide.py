@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agents.common import RefTable, event, usage_of
-from agents.deps import ResearchDeps
-from agents.schemas import DecisionOutput
-from agents.structured import call_structured
-from agents.web import choose_source
-from tools.errors import BudgetExceeded
+from sleuth.agents.common import RefTable, event, stopped_by
+from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.schemas import DecisionOutput
+from sleuth.agents.structured import call_structured
+from sleuth.agents.web import choose_source
+from sleuth.tools.errors import BudgetExceeded
 
 
 def _decision(sq_id: str, round_: int, retrieval: str, reason: str, **extra: Any) -> dict[str, Any]:
@@ -63,16 +63,12 @@ def decide_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         "needs": sq.get("needs", ""),
         "missing": state.get("missing", []),
         "evidence": RefTable().items(known),
-        "sufficient_passages": deps.limits.sufficient_passages,
-        "sufficient_coverage": deps.limits.sufficient_coverage,
     }
     ledger = deps.branch_ledger(state)
     try:
         result = call_structured(deps.model, ledger, task="decide", inputs=inputs, schema=DecisionOutput)
     except BudgetExceeded as e:
-        return _decision(
-            sq["id"], state["round"], "none", f"budget: {e}", llm_usage=usage_of(e), stop_reason=str(e)
-        )
+        return _decision(sq["id"], state["round"], "none", f"budget: {e}", **stopped_by(e))
     if not result.value.retrieve:
         return _decision(sq["id"], state["round"], "none", result.value.reason, llm_usage=result.usage)
     return _retrieve_from(state, deps, result.value.reason, llm_usage=result.usage)

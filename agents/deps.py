@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from agents.budget import Ledger, LedgerBook, ResearchLimits
-from agents.common import turn_usage
-from tools.llm import ChatModel
-from tools.protocols import SearchBackend
-from tools.web import WebGatherer, WebSearchBackend
+from sleuth.agents.budget import Ledger, LedgerBook, ResearchLimits
+from sleuth.agents.common import turn_usage
+from sleuth.tools.llm import ChatModel
+from sleuth.tools.protocols import SearchBackend
+from sleuth.tools.web import WebGatherer, WebSearchBackend
 
 WebMode = Literal["auto", "always"]
 
@@ -44,7 +44,7 @@ class WebAccess:
 class ResearchDeps:
     model: ChatModel
     search: SearchBackend  # the local corpus
-    limits: ResearchLimits = field(default_factory=ResearchLimits)
+    limits: ResearchLimits
     ledgers: LedgerBook | None = None
     web: WebAccess | None = None  # None: local only
 

@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from agents.common import NEW_TURN, event, usage_of
-from agents.deps import ResearchDeps
-from agents.schemas import PlannedSubQuestion, PlanOutput
-from agents.structured import call_structured
-from tools.errors import BudgetExceeded, SleuthError
-from tools.textmatch import coverage
+from sleuth.agents.common import NEW_TURN, event, usage_of
+from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.schemas import PlannedSubQuestion, PlanOutput
+from sleuth.agents.structured import call_structured
+from sleuth.agents.textmatch import coverage
+from sleuth.tools.errors import BudgetExceeded, SleuthError
 
 MAX_QUESTION_CHARS = 2000
 RECALL_MIN_COVERAGE = 0.5  # share of a new sub-question's terms a gathered passage must mention
@@ -87,7 +87,7 @@ def plan_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         result = call_structured(deps.model, ledger, task="planner", inputs=inputs, schema=PlanOutput)
         planned, usage = result.value.sub_questions, result.usage
     except BudgetExceeded as e:
-        planned, usage, stop_reason = [PlannedSubQuestion(question=question)], usage_of(e), str(e)
+        planned, usage, stop_reason = [PlannedSubQuestion(question=question)], usage_of(e), e.reason
     first = len(state.get("status", {})) + 1
     plan = build_plan(planned, deps.limits.max_sub_questions, first) or build_plan(
         [PlannedSubQuestion(question=question)], 1, first

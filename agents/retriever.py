@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agents.bridge import bridge_passages
-from agents.common import event
-from agents.deps import ResearchDeps
-from agents.relevance import relevant_hits
+from sleuth.agents.bridge import bridge_passages
+from sleuth.agents.common import event
+from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.relevance import relevant_hits
 
 
 def retrieve_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agents.bridge import local_bridges
-from agents.common import RefTable, event, usage_of
-from agents.deps import ResearchDeps
-from agents.relevance import relevant_hits
-from agents.schemas import QueriesOutput
-from agents.structured import call_structured
-from tools.errors import BudgetExceeded
+from sleuth.agents.bridge import local_bridges
+from sleuth.agents.common import RefTable, event, stopped_by
+from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.relevance import relevant_hits
+from sleuth.agents.schemas import QueriesOutput
+from sleuth.agents.structured import call_structured
+from sleuth.tools.errors import BudgetExceeded
 
 FEEDBACK_PASSAGES = 3
 MAX_QUERIES = 6
@@ -65,7 +65,8 @@ def rewrite_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]
         proposed, extra["llm_usage"] = result.value.queries, result.usage
         proposed_bridges = result.value.bridge_entities
     except BudgetExceeded as e:
-        proposed, extra["llm_usage"], extra["stop_reason"] = [sq["question"]], usage_of(e), str(e)
+        proposed = [sq["question"]]
+        extra.update(stopped_by(e))
     queries = clean_queries(proposed, known_queries, sq["question"])
     bridges = local_bridges(proposed_bridges, feedback, sq["question"])
     return {

@@ -1,5 +1,5 @@
 """The structured output each node asks its ChatModel for. Both engines answer in these shapes: the
-OpenAI-compatible model is told the JSON schema, the offline engine builds it from ``request.inputs``.
+OpenAI-compatible model is told the JSON schema, the offline engine answers in it by rules.
 Validation happens in agents/structured.py; these models are the edge where model output is trusted."""
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ class PlannedSubQuestion(BaseModel):
 
 
 class PlanOutput(BaseModel):
-    sub_questions: list[PlannedSubQuestion] = Field(min_length=1, max_length=6)
+    sub_questions: list[PlannedSubQuestion] = Field(
+        min_length=1
+    )  # the planner node keeps the first max_sub_questions
 
 
 class DecisionOutput(BaseModel):

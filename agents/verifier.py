@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agents.common import RefTable, event, section_evidence, usage_of
-from agents.deps import ResearchDeps
-from agents.schemas import ClaimVerdict, VerdictsOutput
-from agents.structured import call_structured
-from tools.errors import BudgetExceeded
+from sleuth.agents.common import RefTable, event, section_evidence, stopped_by
+from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.schemas import ClaimVerdict, VerdictsOutput
+from sleuth.agents.structured import call_structured
+from sleuth.tools.errors import BudgetExceeded
 
 
 def verifier_inputs(
@@ -57,14 +57,13 @@ def verify_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
     ledger, usage = deps.ledger(state), []
     if pending:
         inputs, refs = verifier_inputs(state, pending, deps.limits.max_evidence_per_section)
-        inputs["support_threshold"] = deps.limits.support_threshold
         try:
             result = call_structured(
                 deps.model, ledger, task="verifier", inputs=inputs, schema=VerdictsOutput
             )
         except BudgetExceeded as e:
             trace = [event("verifier", checked=0, pending=len(pending), reason=str(e))]
-            return {"llm_usage": usage_of(e), "stop_reason": str(e), "trace": trace}
+            return {**stopped_by(e), "trace": trace}
         usage, verdicts = result.usage, {v.claim_id: v for v in result.value.verdicts}
         sections = {
             sq_id: [

@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from agents.budget import ResearchLimits
-from agents.common import event
-from agents.deps import ResearchDeps, WebAccess
-from agents.relevance import relevant_hits
-from tools.errors import SearchError
-from tools.textmatch import coverage
-from tools.web import FetchedPage, FetchResult, GatherReport, WebResult
+from sleuth.agents.budget import ResearchLimits
+from sleuth.agents.common import event
+from sleuth.agents.deps import ResearchDeps, WebAccess
+from sleuth.agents.relevance import relevant_hits
+from sleuth.agents.textmatch import coverage
+from sleuth.tools.errors import SearchError
+from sleuth.tools.web import FetchedPage, FetchResult, GatherReport, WebResult
 
 ON_TOPIC_COVERAGE = 0.5  # share of the sub-question's terms one passage must mention to count
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agents.common import RefTable, event, section_evidence, usage_of
-from agents.deps import ResearchDeps
-from agents.schemas import DraftOutput
-from agents.structured import call_structured
-from tools.errors import BudgetExceeded
-from tools.records import short_id
+from sleuth.agents.common import RefTable, event, section_evidence, stopped_by
+from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.schemas import DraftOutput
+from sleuth.agents.structured import call_structured
+from sleuth.tools.errors import BudgetExceeded
+from sleuth.tools.records import short_id
 
 
 def sections_to_write(state: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -79,7 +79,7 @@ def write_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
             draft, usage = result.value, result.usage
         except BudgetExceeded as e:
             trace = [event("writer", sections=[sq["id"] for sq in todo], written=False, reason=str(e))]
-            return {"llm_usage": usage_of(e), "stop_reason": str(e), "trace": trace}
+            return {**stopped_by(e), "trace": trace}
     claims, dropped = assemble_claims(draft, allowed, refs, int(state.get("iteration", 1)))
     counts = {sq_id: len(items) for sq_id, items in claims.items()}
     update.update(

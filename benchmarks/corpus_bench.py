@@ -30,13 +30,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.chunking import chunk_text  # noqa: E402
-from tools.corpus_store import NewDocument  # noqa: E402
-from tools.embeddings import MiniLMEmbedder  # noqa: E402
-from tools.ingest import IngestOptions, ingest_paths  # noqa: E402
-from tools.lexical import index_text  # noqa: E402
-from tools.local_corpus import LocalCorpus  # noqa: E402
-from tools.records import content_hash  # noqa: E402
+from sleuth.settings import default_settings  # noqa: E402
+from sleuth.tools.corpus.chunking import chunk_text  # noqa: E402
+from sleuth.tools.corpus.ingest import ingest_paths  # noqa: E402
+from sleuth.tools.corpus.lexical import index_text  # noqa: E402
+from sleuth.tools.corpus.local_corpus import LocalCorpus  # noqa: E402
+from sleuth.tools.corpus.store import NewDocument  # noqa: E402
+from sleuth.tools.embeddings import MiniLMEmbedder  # noqa: E402
+from sleuth.tools.records import content_hash  # noqa: E402
+from sleuth.wiring import chunk_size, ingest_options  # noqa: E402
 
 SAMPLE = ROOT / "sleuth" / "sample_corpus"
 
@@ -71,11 +73,11 @@ def phase_ingest(args: argparse.Namespace) -> dict:
         (folder / f"doc{i:05}.md").write_text(f"# {title}\n\n{body}\n")
     embedder = MiniLMEmbedder(Path(args.cache_dir), batch_size=32)
     embedder.embed(["warm up"])  # model load / one-time ONNX build excluded from both timings
-    options = IngestOptions()
+    options = ingest_options(default_settings())
     texts = []
     for i, p in enumerate(sorted(folder.glob("*.md"))):
         text = p.read_text()
-        texts += [index_text(f"Synthetic note {i}", c.text) for c in chunk_text(str(i), text)]
+        texts += [index_text(f"Synthetic note {i}", c.text) for c in chunk_text(str(i), text, **chunk_size())]
     t0 = time.perf_counter()
     embedder.embed(texts)
     embed_s = time.perf_counter() - t0
@@ -107,7 +109,7 @@ def phase_build(args: argparse.Namespace) -> dict:
     docs, n = [], 0
     for i, (title, body) in enumerate(docs_raw):
         doc_id = f"d{i:07}"
-        chunks = chunk_text(doc_id, body)[: max(0, args.size - n)]
+        chunks = chunk_text(doc_id, body, **chunk_size())[: max(0, args.size - n)]
         if not chunks:
             break
         n += len(chunks)

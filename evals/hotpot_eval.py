@@ -15,15 +15,15 @@ from pathlib import Path
 
 import structlog
 
-from agents.budget import ResearchLimits
-from agents.deps import ResearchDeps
 from evals.corpus_build import CACHE_ROOT, IndexSettings, build_corpus
 from evals.datasets import HotpotQuestion, load_hotpotqa
 from evals.rankers import CandidateRanker, rrf_docs
 from evals.record import RESULTS_DIR, EvalRun
-from graphs.research import build_graph
-from tools.local_corpus import LocalCorpus
-from tools.offline_engine import OfflineEngine
+from sleuth.agents.budget import ResearchLimits
+from sleuth.agents.deps import ResearchDeps
+from sleuth.graphs.research import build_graph
+from sleuth.tools.corpus.local_corpus import LocalCorpus
+from sleuth.wiring import limits_from_settings, offline_engine
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +76,7 @@ def two_hop(ranker: CandidateRanker, titles: dict[str, str], question: str, k: i
 
 
 def graph_evidence(corpus: LocalCorpus, limits: ResearchLimits) -> Callable[[HotpotQuestion], set[str]]:
-    graph = build_graph(ResearchDeps(model=OfflineEngine(), search=corpus, limits=limits))
+    graph = build_graph(ResearchDeps(model=offline_engine(), search=corpus, limits=limits))
 
     def gather(q: HotpotQuestion) -> set[str]:
         state = graph.invoke({"question": q.question, "run_id": f"eval-{q.question_id}"})
@@ -118,7 +118,7 @@ def run_hotpotqa(
     runs["hybrid two-hop, title bridging (10 docs)"] = [two_hop(ranker, titles, t) for t in texts]
     run.results = {name: gold_recall(found, questions) for name, found in runs.items()}
     if graph:
-        limits = ResearchLimits()
+        limits = limits_from_settings()
         gather = graph_evidence(corpus, limits)
         started = time.perf_counter()
         evidence = [gather(q) for q in questions]

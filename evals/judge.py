@@ -27,23 +27,26 @@ import math
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
-from agents.budget import Ledger, ResearchLimits
-from agents.structured import call_structured
-from prompts import Prompt
-from tools.errors import OutputInvalid
-from tools.llm import ChatModel
+from sleuth.agents.budget import Ledger
+from sleuth.agents.structured import call_structured
+from sleuth.prompts import Prompt
+from sleuth.tools.errors import OutputInvalid
+from sleuth.tools.llm import ChatModel
+from sleuth.wiring import limits_from_settings
 
 T = TypeVar("T", bound=BaseModel)
 EVAL_PROMPT_DIR = Path(__file__).resolve().parent / "prompts"
 
-UNMETERED = ResearchLimits(max_llm_calls=sys.maxsize, max_tokens=sys.maxsize, max_wall_s=math.inf)
+UNMETERED = replace(
+    limits_from_settings(), max_llm_calls=sys.maxsize, max_tokens=sys.maxsize, max_wall_s=math.inf
+)
 MIN_WORD_RECALL = 0.8
 MIN_ORDERED_PAIRS = 0.6
 MAX_PAIR_GAP = 3
@@ -173,7 +176,7 @@ def load_eval_prompt(name: str) -> Prompt:
 def call_eval_task(
     model: ChatModel, usage: list[dict[str, Any]], *, task: str, inputs: dict[str, Any], schema: type[T]
 ) -> T:
-    """agents.structured.call_structured (one repair re-ask) with the eval's own prompt and outside any
+    """sleuth.agents.structured.call_structured (one repair re-ask) with the eval's own prompt and outside any
     research budget; every call's record is appended to ``usage``, a failed one's too. Raises
     OutputInvalid when the repair fails too."""
     try:

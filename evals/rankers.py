@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
-from tools.hybrid import HybridSearch, rrf_fuse
-from tools.lexical import BM25_B, BM25_K1, LexicalIndex, index_text, tokenize
-from tools.local_corpus import LocalCorpus
+from sleuth.tools.corpus.hybrid import HybridSearch, rrf_fuse
+from sleuth.tools.corpus.lexical import BM25_B, BM25_K1, LexicalIndex, index_text, tokenize
+from sleuth.tools.corpus.local_corpus import LocalCorpus
 
 DocRanking = list[tuple[str, float]]  # (doc_id, score), best first
 

@@ -23,8 +23,6 @@ from typing import Any
 
 import structlog
 
-from agents.budget import ResearchLimits
-from agents.deps import ResearchDeps
 from evals.answer_metrics import AnswerScore, question_type, summarise_answers
 from evals.corpus_build import CACHE_ROOT, build_corpus
 from evals.datasets import (
@@ -41,12 +39,14 @@ from evals.datasets import (
 from evals.hotpot_eval import SAMPLE_SEED, sample_questions
 from evals.record import RESULTS_DIR, EvalRun
 from evals.report_scoring import ReportCase, Scorers, score_report, summarise
-from graphs.research import build_graph
-from sleuth.research_app import limits_from_settings, make_chat_model
+from sleuth.agents.budget import ResearchLimits
+from sleuth.agents.deps import ResearchDeps
+from sleuth.graphs.research import build_graph
 from sleuth.settings import load_settings
-from tools.errors import SleuthError
-from tools.llm import ChatModel
-from tools.local_corpus import LocalCorpus
+from sleuth.tools.corpus.local_corpus import LocalCorpus
+from sleuth.tools.errors import SleuthError
+from sleuth.tools.llm import ChatModel
+from sleuth.wiring import limits_from_settings, make_chat_model
 
 log = structlog.get_logger(__name__)
 

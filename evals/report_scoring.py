@@ -16,14 +16,14 @@ from typing import Any
 
 import structlog
 
-from agents.budget import FREE_MODELS, Ledger, ResearchLimits
-from agents.common import RefTable, usage_of
-from agents.schemas import VerdictsOutput
-from agents.structured import call_structured
 from evals.answer_metrics import exact_match, f1_score
 from evals.judge import CitationJudge, LexicalJudge, LLMAnswerExtractor, LLMJudge
-from tools.errors import OutputInvalid
-from tools.llm import ChatModel
+from sleuth.agents.budget import FREE_MODELS, Ledger, ResearchLimits
+from sleuth.agents.common import RefTable, usage_of
+from sleuth.agents.schemas import VerdictsOutput
+from sleuth.agents.structured import call_structured
+from sleuth.tools.errors import OutputInvalid
+from sleuth.tools.llm import ChatModel
 
 log = structlog.get_logger(__name__)
 
@@ -122,7 +122,6 @@ def claim_verdict(scorers: Scorers, claim: str, passages: list[Mapping[str, Any]
     inputs = {
         "claims": [{"claim_id": "claim", "text": claim, "citations": [item["ref"] for item in items]}],
         "evidence": items,
-        "support_threshold": scorers.limits.support_threshold,
     }
     ledger = Ledger(scorers.limits)
     try:

@@ -33,8 +33,8 @@ from evals.rankers import (
     title_boosted_bm25,
 )
 from evals.record import RESULTS_DIR, EvalRun
-from tools.hybrid import RRF_K
-from tools.local_corpus import LocalCorpus
+from sleuth.tools.corpus.hybrid import RRF_K
+from sleuth.tools.corpus.local_corpus import LocalCorpus
 
 log = structlog.get_logger(__name__)
 
@@ -168,7 +168,7 @@ def configurations(r: SplitRankings, t: Tuned) -> dict[str, dict[str, list[str]]
 
 
 def chunk_level_configurations(base: CandidateRanker, r: SplitRankings, data: RetrievalSet, t: Tuned) -> dict:
-    """Rank fusion at chunk level as tools/hybrid.py would run it (depth 100): the fusion shipped before
+    """Rank fusion at chunk level as tools/corpus/hybrid.py would run it (depth 100): the fusion shipped before
     min-max score fusion (RRF k=60) and RRF with the k tuned on train."""
     q = sorted(data.queries)
     return {

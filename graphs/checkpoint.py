@@ -1,24 +1,23 @@
 """The on-disk checkpointer: LangGraph's SqliteSaver on one SQLite file, one thread per run.
 
-``SqliteSaver.from_conn_string`` is a context manager, so the connection is opened here and closed by
-the caller's ``with``. ``check_same_thread=False`` because LangGraph runs parallel branches on worker
-threads; the saver serialises access with its own lock.
+``SqliteSaver.from_conn_string`` is a context manager, so the connection is opened here (tools/db/sqlite.py)
+and closed by the caller's ``with``.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from sleuth.tools.db.sqlite import connect_sqlite
+
 
 @contextmanager
 def open_checkpointer(path: Path) -> Iterator[SqliteSaver]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), check_same_thread=False)
+    conn = connect_sqlite(path)
     try:
         saver = SqliteSaver(conn)
         saver.setup()

@@ -19,11 +19,11 @@ Node logic lives in agents/; this module only wires it. Every node emits its tra
 
 Programmatic use::
 
-    from graphs.research import build_graph
+    from sleuth.graphs.research import build_graph
     from sleuth.research_app import default_deps     # the configured model and corpus (or build your own)
     graph = build_graph(default_deps())  # deps: agents.deps.ResearchDeps
     state = graph.invoke({"question": "How does BM25 differ from dense retrieval?"})
-    state["report"]                      # the report record; tools.report.render_markdown(report) for text
+    state["report"]                      # the report record; sleuth.reports.render.render_markdown(report) for text
 """
 
 from __future__ import annotations
@@ -36,17 +36,17 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, Send, interrupt
 
-from agents.common import event, section_evidence, turn_usage
-from agents.decide import decide_node
-from agents.deps import ResearchDeps
-from agents.planner import plan_node, revise_plan
-from agents.report_builder import finalize_node
-from agents.retriever import retrieve_node
-from agents.rewriter import rewrite_node
-from agents.verifier import verify_node
-from agents.web import web_node
-from agents.writer import write_node
-from graphs.state import BranchOutput, BranchState, ResearchInput, ResearchState
+from sleuth.agents.common import event, section_evidence, turn_usage
+from sleuth.agents.decide import decide_node
+from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.planner import plan_node, revise_plan
+from sleuth.agents.report import finalize_node
+from sleuth.agents.retriever import retrieve_node
+from sleuth.agents.rewriter import rewrite_node
+from sleuth.agents.verifier import verify_node
+from sleuth.agents.web import web_node
+from sleuth.agents.writer import write_node
+from sleuth.graphs.state import BranchOutput, BranchState, ResearchInput, ResearchState
 
 NodeFn = Callable[[Mapping[str, Any], ResearchDeps], dict[str, Any]]
 OPEN_STATUSES = ("open", "gap")

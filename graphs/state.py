@@ -4,9 +4,12 @@ with named reducers for the keys that parallel sub-question branches write toget
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
-from agents.common import NEW_TURN
+from typing_extensions import TypedDict
+
+from sleuth.agents.common import NEW_TURN
+from sleuth.agents.state import Claim, EvidenceItem, Retrieval, SectionStatus, SubQuestion, WebSource
 
 
 def merge_evidence(left: dict[str, dict[str, Any]] | None, right: dict[str, dict[str, Any]] | None) -> dict:
@@ -96,14 +99,12 @@ class ResearchState(TypedDict, total=False):
     approve_plan: bool
     cancelled: bool  # the user cancelled this turn's plan
     turn: int  # 1 for the thread's first question, +1 for each follow-up
-    plan: list[dict[str, Any]]  # [{id, question, needs}]
-    status: Annotated[
-        dict[str, dict[str, Any]], merge_status
-    ]  # sq id -> {status, round, missing, decision...}
+    plan: list[SubQuestion]
+    status: Annotated[dict[str, SectionStatus], merge_status]  # sq id -> its research status
     queries: Annotated[dict[str, list[str]], merge_queries]
-    evidence: Annotated[dict[str, dict[str, Any]], merge_evidence]  # chunk id -> Passage dict + sub_questions
-    claims: Annotated[dict[str, list[dict[str, Any]]], replace_sections]  # sq id -> claims with verdicts
-    web_sources: Annotated[dict[str, dict[str, Any]], merge_web_sources]  # url -> page or skip record
+    evidence: Annotated[dict[str, EvidenceItem], merge_evidence]  # chunk id -> passage + sub_questions
+    claims: Annotated[dict[str, list[Claim]], replace_sections]  # sq id -> claims with verdicts
+    web_sources: Annotated[dict[str, WebSource], merge_web_sources]  # url -> page or skip record
     iteration: int
     llm_usage: Annotated[list[dict[str, Any]], operator.add]  # one record per model call
     usage_start: int  # where this turn's records begin in llm_usage (budgets are per turn)
@@ -120,29 +121,29 @@ class BranchState(TypedDict, total=False):
     usage_so_far: list[dict[str, Any]]  # this turn's model-call records so far
     turn: int
     question: str
-    sub_question: dict[str, Any]
+    sub_question: SubQuestion
     round: int
     missing: list[str]
-    known_evidence: list[dict[str, Any]]
+    known_evidence: list[EvidenceItem]
     known_queries: list[str]
     retrieve: bool
-    retrieval: str  # "none" | "local" | "web"
+    retrieval: Retrieval
     bridges: list[str]  # names to follow for a second hop (agents/bridge.py); stays in the branch
     # What flows back into ResearchState:
-    status: Annotated[dict[str, dict[str, Any]], merge_status]
+    status: Annotated[dict[str, SectionStatus], merge_status]
     queries: Annotated[dict[str, list[str]], merge_queries]
-    evidence: Annotated[dict[str, dict[str, Any]], merge_evidence]
-    web_sources: Annotated[dict[str, dict[str, Any]], merge_web_sources]
+    evidence: Annotated[dict[str, EvidenceItem], merge_evidence]
+    web_sources: Annotated[dict[str, WebSource], merge_web_sources]
     llm_usage: Annotated[list[dict[str, Any]], operator.add]
     stop_reason: Annotated[str | None, first_reason]
     trace: Annotated[list[dict[str, Any]], operator.add]
 
 
 class BranchOutput(TypedDict, total=False):
-    status: dict[str, dict[str, Any]]
+    status: dict[str, SectionStatus]
     queries: dict[str, list[str]]
-    evidence: dict[str, dict[str, Any]]
-    web_sources: dict[str, dict[str, Any]]
+    evidence: dict[str, EvidenceItem]
+    web_sources: dict[str, WebSource]
     llm_usage: list[dict[str, Any]]
     stop_reason: str | None
     trace: list[dict[str, Any]]

@@ -1,3 +1,3 @@
-from sleuth.cli import app
+from sleuth.cli.main import app
 
 app()

@@ -18,16 +18,16 @@ from typing import Any
 import structlog
 from langgraph.types import Command
 
-from agents.budget import LedgerBook
-from agents.deps import ResearchDeps
-from agents.planner import MAX_QUESTION_CHARS
-from graphs.checkpoint import thread_config
-from graphs.research import build_graph
+from sleuth.agents.budget import LedgerBook
+from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.planner import MAX_QUESTION_CHARS
+from sleuth.graphs.checkpoint import thread_config
+from sleuth.graphs.research import build_graph
+from sleuth.reports.render import RENDERERS, render_markdown
 from sleuth.research_app import NO_WEB_SEARCH, make_web_access, run_outcome, web_backend_name
 from sleuth.settings import Settings
-from tools.errors import SleuthError
-from tools.report import RENDERERS, render_markdown
-from tools.runs import RunLog, RunOutcome
+from sleuth.tools.db.runs import RunLog, RunOutcome
+from sleuth.tools.errors import SleuthError
 
 log = structlog.get_logger(__name__)
 EventFn = Callable[[dict[str, Any]], None]

@@ -10,19 +10,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.budget import ResearchLimits
-from agents.deps import ResearchDeps, WebAccess
-from graphs.checkpoint import open_checkpointer, thread_config
-from graphs.research import build_graph
+from sleuth.agents.deps import ResearchDeps, WebAccess
+from sleuth.graphs.checkpoint import open_checkpointer, thread_config
+from sleuth.graphs.research import build_graph
+from sleuth.reports.render import RENDERERS
 from sleuth.settings import Settings, load_settings
-from sleuth.wiring import open_corpus
-from tools.errors import ConfigError, SleuthError
-from tools.llm import ChatModel, OpenAIChatModel
-from tools.local_corpus import LocalCorpus
-from tools.offline_engine import OFFLINE_ENGINE_NAME, OfflineEngine
-from tools.report import RENDERERS
-from tools.runs import RunLog, RunOutcome
-from tools.web import FetchConfig, MixedSearch, PageCache, WebCorpus, WebFetcher, WebGatherer, make_web_search
+from sleuth.tools.corpus.local_corpus import LocalCorpus
+from sleuth.tools.db.runs import RunLog, RunOutcome
+from sleuth.tools.errors import ConfigError, SleuthError
+from sleuth.tools.web import (
+    FetchConfig,
+    MixedSearch,
+    PageCache,
+    WebCorpus,
+    WebFetcher,
+    WebGatherer,
+    make_web_search,
+)
+from sleuth.wiring import chunk_size, limits_from_settings, make_chat_model, open_corpus
 
 EventFn = Callable[[dict[str, Any]], None]
 
@@ -32,26 +37,6 @@ NO_WEB_SEARCH = (
 )
 # Settings accept the short names; the tools know backends by versioned name.
 _BACKEND_NAMES = {"searxng": "searxng.v1", "tavily": "tavily.v1", "brave": "brave.v1"}
-
-
-def limits_from_settings(settings: Settings) -> ResearchLimits:
-    return ResearchLimits(
-        max_iterations=settings.max_iterations,
-        max_llm_calls=settings.max_llm_calls,
-        max_tokens=settings.max_tokens,
-        max_wall_s=settings.max_wall_s,
-        min_cosine=settings.relevance_min_cosine,
-    )
-
-
-def make_chat_model(settings: Settings) -> ChatModel:
-    """The configured LLM, or the offline engine when no model is set (or it is set to "offline")."""
-    if not settings.llm_model or settings.llm_model == OFFLINE_ENGINE_NAME:
-        return OfflineEngine()
-    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    return OpenAIChatModel(
-        settings.llm_base_url, api_key, settings.llm_model, timeout_s=settings.llm_timeout_s
-    )
 
 
 def web_backend_name(settings: Settings) -> str | None:
@@ -92,8 +77,7 @@ def make_web_access(settings: Settings, corpus: LocalCorpus) -> WebAccess | None
     search = make_web_search(name, settings.web_search_url, api_key, timeout_s=settings.web_timeout_s)
     web_corpus = WebCorpus(
         corpus,
-        chunk_chars=settings.chunk_chars,
-        overlap_chars=settings.chunk_overlap_chars,
+        **chunk_size(settings),
         max_chunks_per_page=settings.web_max_chunks_per_page,
     )
     gatherer = WebGatherer(

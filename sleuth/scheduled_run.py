@@ -10,13 +10,13 @@ from typing import Any
 
 import structlog
 
+from sleuth.reports.changes import diff_snapshots, render_changes_markdown, snapshot, text_hash
+from sleuth.reports.render import render_json, render_markdown
 from sleuth.research_app import run_research
 from sleuth.settings import Settings
+from sleuth.tools.db.schedules import Job, JobRun, ScheduleStore
+from sleuth.tools.errors import ConfigError
 from sleuth.wiring import ingest_paths
-from tools.errors import ConfigError
-from tools.report import render_json, render_markdown
-from tools.report_diff import diff_snapshots, render_changes_markdown, snapshot, text_hash
-from tools.schedules import Job, JobRun, ScheduleStore
 
 log = structlog.get_logger(__name__)
 

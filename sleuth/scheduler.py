@@ -1,6 +1,6 @@
 """The `sleuth scheduler` daemon: runs scheduled report jobs when they are due.
 
-Everything it knows lives in DuckDB (tools/schedules.py), so a restart loses nothing: on start it marks
+Everything it knows lives in DuckDB (tools/db/schedules.py), so a restart loses nothing: on start it marks
 runs left ``running`` by a dead daemon as ``interrupted`` (counted as a failed attempt, so the job runs
 again at once while it has retries left) and then runs every job whose time has passed, once, however
 many slots were missed. One daemon per data directory (a file lock). The first SIGTERM/SIGINT lets the
@@ -18,17 +18,16 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Protocol
 
-import filelock
 import structlog
 
-from sleuth.research_app import make_chat_model
 from sleuth.scheduled_run import execute_job, job_settings
 from sleuth.settings import Settings
-from tools.errors import ConfigError, SleuthError
-from tools.schedules import Job, JobRun, ScheduleStore, next_fire_time
+from sleuth.tools.db.locks import scheduler_lock
+from sleuth.tools.db.schedules import Job, JobRun, ScheduleStore, next_fire_time
+from sleuth.tools.errors import SleuthError
+from sleuth.wiring import make_chat_model
 
 log = structlog.get_logger(__name__)
 
@@ -56,28 +55,6 @@ class SystemClock:
 
 class SchedulerAborted(BaseException):
     """Raised in the main thread by a second stop signal; BaseException so no job code swallows it."""
-
-
-@contextmanager
-def scheduler_lock(data_dir: Path) -> Iterator[None]:
-    """Hold the one-scheduler-per-data-directory lock, or refuse at once with a clear message."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    pid_file = data_dir / "scheduler.pid"
-    lock = filelock.FileLock(str(data_dir / "scheduler.lock"), timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout as e:
-        pid = pid_file.read_text().strip() if pid_file.exists() else "unknown"
-        raise ConfigError(
-            f"another sleuth scheduler is already running on {data_dir} (pid {pid}); "
-            "only one may run per data directory"
-        ) from e
-    try:
-        pid_file.write_text(str(os.getpid()))
-        yield
-    finally:
-        pid_file.unlink(missing_ok=True)
-        lock.release()
 
 
 class Scheduler:

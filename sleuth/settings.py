@@ -8,15 +8,16 @@ the config file, defaults. The config file is the first that exists of ``$SLEUTH
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from tools.errors import ConfigError
+from sleuth.tools.errors import ConfigError
 
 
 def default_data_dir() -> Path:
@@ -55,7 +56,16 @@ class _TomlSource(PydanticBaseSettingsSource):
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as e:
             raise ConfigError(f"cannot read config file {path}: {e}") from e
-        return dict(data.get("sleuth", data))
+        values = dict(data.get("sleuth", data))
+        for key in values:
+            if key not in self.settings_cls.model_fields:
+                raise ConfigError(f"{path}: unknown setting {key!r}{_closest_hint(key)}")
+        return values
+
+
+def _closest_hint(key: str) -> str:
+    close = difflib.get_close_matches(key, list(Settings.model_fields), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else "; `sleuth config` lists them all"
 
 
 class Settings(BaseSettings):
@@ -70,25 +80,46 @@ class Settings(BaseSettings):
     embedding_model: str = "text-embedding-3-small"
     embedding_base_url: str | None = None
     embedding_api_key: SecretStr | None = None
-    embedding_batch_size: int = 16  # measured ~10% faster than 32 with per-batch padding on 2 cores
+    # measured ~10% faster than 32 with per-batch padding on 2 cores
+    embedding_batch_size: int = Field(default=16, ge=1)
 
-    # Ingestion
-    chunk_chars: int = 1000
-    chunk_overlap_chars: int = 150
-    max_file_mb: float = 50.0
+    # Ingestion (the web corpus chunks pages the same way)
+    chunk_chars: int = Field(default=1000, ge=1, description="characters per chunk at most")
+    chunk_overlap_chars: int = Field(default=150, ge=0, description="characters a chunk shares with the next")
+    max_file_mb: float = Field(default=50.0, gt=0)
 
     # LLM (OpenAI-compatible). Unset model => offline engine.
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str | None = None
-    llm_timeout_s: float = 120.0
+    llm_timeout_s: float = Field(default=120.0, gt=0)
 
-    # Research runs: budgets (hitting one ends the run with a partial report) and the relevance cut-off.
+    # Research runs: budgets (hitting one ends the run with a partial report), the plan and evidence
+    # sizes, the relevance cut-off and the offline engine's thresholds. agents.budget.ResearchLimits
+    # carries these fields, by the same names, into the graph.
     max_iterations: int = Field(default=3, ge=1, description="research rounds: retrieve -> write -> verify")
     max_llm_calls: int = Field(default=40, ge=1)
     max_tokens: int = Field(default=200_000, ge=1)
     max_wall_s: float = Field(default=600.0, gt=0)
-    relevance_min_cosine: float = 0.25
+    max_sub_questions: int = Field(default=6, ge=1, description="sub-questions a plan may have at most")
+    passages_per_query: int = Field(default=8, ge=1)
+    max_evidence_per_section: int = Field(default=10, ge=1, description="passages a section is written from")
+    max_bridge_passages: int = Field(
+        default=4, ge=0, description="of those, at most this many found by following bridge entities"
+    )
+    sufficient_passages: int = Field(
+        default=3, ge=1, description="offline decision: skip retrieval with this many on-topic passages..."
+    )
+    sufficient_coverage: float = Field(
+        default=0.6, ge=0, le=1, description="...that together mention this share of the sub-question's terms"
+    )
+    relevance_min_cosine: float = Field(default=0.25, description="dense similarity a passage needs...")
+    relevance_min_score_ratio: float = Field(
+        default=0.3, ge=0, le=1, description="...and its fused score relative to the query's best hit"
+    )
+    support_threshold: float = Field(
+        default=0.6, gt=0, le=1, description="offline verifier: share of a claim's terms in the cited passage"
+    )
 
     # Web research. web: "auto" searches the web for a sub-question only when a backend is configured and
     # the local corpus does not answer it; "always" for every sub-question that retrieves; "off" never.
@@ -118,6 +149,15 @@ class Settings(BaseSettings):
     web_max_pages: int = Field(default=8, ge=1, description="pages fetched per sub-question at most")
     web_max_chunks_per_page: int = Field(default=40, ge=1)
 
+    @model_validator(mode="after")
+    def _overlap_below_chunk_size(self) -> Settings:
+        if self.chunk_overlap_chars >= self.chunk_chars:
+            raise ValueError(
+                f"chunk_overlap_chars ({self.chunk_overlap_chars}) must be smaller than chunk_chars "
+                f"({self.chunk_chars})"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -138,12 +178,19 @@ class Settings(BaseSettings):
         return self.data_dir / "chroma"
 
     @property
-    def lexical_path(self) -> Path:
-        return self.data_dir / "lexical"
-
-    @property
     def checkpoint_path(self) -> Path:
         return self.data_dir / "checkpoints.sqlite"
+
+
+def _problem(error: Any) -> str:
+    where = ".".join(map(str, error["loc"]))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def default_settings() -> Settings:
+    """Every setting at its default, reading no config file and no environment (for evals and tests)."""
+    return Settings.model_construct()
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -152,7 +199,7 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings(**clean)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        problems = "; ".join(_problem(err) for err in e.errors())
         raise ConfigError(f"invalid configuration: {problems}") from e
     fallbacks = {
         "llm_base_url": os.environ.get("OPENAI_BASE_URL"),

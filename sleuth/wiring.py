@@ -2,19 +2,50 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
-from sleuth.settings import Settings
-from tools.embeddings import make_embedder
-from tools.ingest import IngestOptions, IngestReport, ProgressFn
-from tools.ingest import ingest_paths as _ingest_paths
-from tools.local_corpus import LocalCorpus
-from tools.protocols import Embedder
-from tools.vectors import VectorIndex
+from sleuth.agents.budget import ResearchLimits
+from sleuth.agents.offline.engine import OFFLINE_ENGINE_NAME, OfflineEngine, OfflineRules
+from sleuth.settings import Settings, default_settings
+from sleuth.tools.corpus.ingest import IngestOptions, IngestReport, ProgressFn
+from sleuth.tools.corpus.ingest import ingest_paths as _ingest_paths
+from sleuth.tools.corpus.local_corpus import LocalCorpus
+from sleuth.tools.corpus.vectors import VectorIndex
+from sleuth.tools.embeddings import make_embedder
+from sleuth.tools.llm import ChatModel, OpenAIChatModel
+from sleuth.tools.protocols import Embedder
 
 Corpus = LocalCorpus
 
 SAMPLE_CORPUS = Path(__file__).resolve().parent / "sample_corpus"
+
+
+def limits_from_settings(settings: Settings | None = None) -> ResearchLimits:
+    """The research limits of ``settings`` (default: every setting at its default)."""
+    settings = settings or default_settings()
+    return ResearchLimits(**{f.name: getattr(settings, f.name) for f in fields(ResearchLimits)})
+
+
+def offline_engine(settings: Settings | None = None) -> OfflineEngine:
+    settings = settings or default_settings()
+    return OfflineEngine(
+        OfflineRules(
+            sufficient_passages=settings.sufficient_passages,
+            sufficient_coverage=settings.sufficient_coverage,
+            support_threshold=settings.support_threshold,
+        )
+    )
+
+
+def make_chat_model(settings: Settings) -> ChatModel:
+    """The configured LLM, or the offline engine when no model is set (or it is set to "offline")."""
+    if not settings.llm_model or settings.llm_model == OFFLINE_ENGINE_NAME:
+        return offline_engine(settings)
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return OpenAIChatModel(
+        settings.llm_base_url, api_key, settings.llm_model, timeout_s=settings.llm_timeout_s
+    )
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -33,10 +64,15 @@ def open_corpus(settings: Settings) -> LocalCorpus:
     return LocalCorpus(settings.data_dir, build_embedder(settings))
 
 
+def chunk_size(settings: Settings | None = None) -> dict[str, int]:
+    """``chunk_text``'s size arguments from ``settings`` (default: every setting at its default)."""
+    settings = settings or default_settings()
+    return {"max_chars": settings.chunk_chars, "overlap_chars": settings.chunk_overlap_chars}
+
+
 def ingest_options(settings: Settings, *, prune: bool = False) -> IngestOptions:
     return IngestOptions(
-        max_chars=settings.chunk_chars,
-        overlap_chars=settings.chunk_overlap_chars,
+        **chunk_size(settings),
         max_bytes=int(settings.max_file_mb * 1024 * 1024),
         prune=prune,
     )

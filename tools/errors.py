@@ -16,6 +16,9 @@ SleuthError
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 
 class SleuthError(Exception):
     """Base of every error Sleuth raises on purpose. ``str(err)`` is a one-line reason for the user."""
@@ -58,8 +61,17 @@ class ModelError(SleuthError):
 
 
 class OutputInvalid(ModelError):
-    pass
+    """``usage``: the records of the model calls made before giving up (the repair included)."""
+
+    def __init__(self, reason: str, usage: Sequence[Mapping[str, Any]] = ()) -> None:
+        super().__init__(reason)
+        self.usage = [dict(record) for record in usage]
 
 
 class BudgetExceeded(SleuthError):
-    pass
+    """``reason`` says which budget ran out; ``usage``: the records of this node's calls made before."""
+
+    def __init__(self, reason: str, usage: Sequence[Mapping[str, Any]] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.usage = [dict(record) for record in usage]

@@ -6,7 +6,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from tools.records import Passage
+from sleuth.tools.records import Passage
 
 
 @runtime_checkable

@@ -59,7 +59,3 @@ class Passage:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Passage:
-        return cls(**data)

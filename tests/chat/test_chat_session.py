@@ -12,20 +12,20 @@ import pytest
 from langgraph.types import Command
 from typer.testing import CliRunner
 
-from agents.common import NEW_TURN
-from agents.planner import recall_evidence, revise_plan
-from agents.report_builder import SourceTable
-from graphs.checkpoint import open_checkpointer, thread_config
-from graphs.research import build_graph
-from graphs.state import first_reason, keep_numbers
+from sleuth.agents.common import NEW_TURN
+from sleuth.agents.planner import recall_evidence, revise_plan
+from sleuth.agents.report import SourceTable
 from sleuth.chat import ChatSession
-from sleuth.cli import app
+from sleuth.cli.main import app
+from sleuth.graphs.checkpoint import open_checkpointer, thread_config
+from sleuth.graphs.research import build_graph
+from sleuth.graphs.state import first_reason, keep_numbers
 from sleuth.research_app import default_deps
 from sleuth.settings import Settings
+from sleuth.tools.db.runs import RunLog
 from tests.fakes.openai_server import ScriptedOpenAIServer, responder_by_task, task_of
 from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences, reply
 from tests.graph.sample_corpus import private_copy, sample_data_dir  # noqa: F401  (session fixture)
-from tools.runs import RunLog
 
 runner = CliRunner()
 

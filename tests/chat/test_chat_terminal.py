@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from graphs.checkpoint import thread_config
+from sleuth.graphs.checkpoint import thread_config
 from tests.chat.terminal import Terminal
 from tests.graph.sample_corpus import private_copy, sample_data_dir  # noqa: F401  (session fixture)
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sleuth.cli import app
+from sleuth.cli.main import app
 from sleuth.settings import load_settings
+from sleuth.tools.db.connection import open_duckdb
 from sleuth.wiring import SAMPLE_CORPUS, ingest_paths, open_corpus
 from tests.fixtures.pdfs import encrypted_pdf, minimal_pdf
-from tools.duck import open_duckdb
 
 runner = CliRunner()
 
@@ -152,13 +152,14 @@ def test_second_ingest_while_one_runs_is_told_busy(tmp_path: Path) -> None:
 
 def test_interrupted_ingest_is_repaired_on_next_run(tmp_path: Path) -> None:
     """DuckDB written but Chroma not (process died between the two), plus a stray vector."""
-    from tools.chunking import chunk_text
-    from tools.corpus_store import NewDocument
+    from sleuth.tools.corpus.chunking import chunk_text
+    from sleuth.tools.corpus.store import NewDocument
+    from sleuth.wiring import chunk_size
 
     settings = load_settings()
     corpus = open_corpus(settings)
     text = "# Lost\n\nA document whose vectors never reached the index before the crash.\n"
-    chunks = chunk_text("lostdoc", text)
+    chunks = chunk_text("lostdoc", text, **chunk_size())
     corpus.store.write_pending(
         [NewDocument("lostdoc", str(tmp_path / "lost.md"), "Lost", "markdown", "r", "h", text, chunks)]
     )

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sleuth.cli import app
+from sleuth.cli.main import app
+from sleuth.tools.db.runs import RunLog
 from tests.fakes.openai_server import Reply, ScriptedOpenAIServer, responder_by_task
 from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences
 from tests.graph.sample_corpus import private_copy, sample_data_dir  # noqa: F401  (session fixture)
-from tools.runs import RunLog
 
 runner = CliRunner()
 

@@ -11,6 +11,8 @@ import pydantic
 import pytest
 from structlog.testing import capture_logs
 
+from sleuth.tools.errors import ModelError
+from sleuth.tools.llm import ChatModel, ChatRequest, OpenAIChatModel
 from tests.fakes.openai_server import (
     Reply,
     ScriptedOpenAIServer,
@@ -18,8 +20,6 @@ from tests.fakes.openai_server import (
     responder_by_task,
     task_of,
 )
-from tools.errors import ModelError
-from tools.llm import ChatModel, ChatRequest, OpenAIChatModel
 
 FAST_RETRIES = {"retry_wait_s": (0.01, 0.05), "timeout_s": 5.0}
 
@@ -33,7 +33,7 @@ def request(schema: type[pydantic.BaseModel] | None = None, task: str = "planner
         {"role": "system", "content": f"task: {task}\nYou plan research."},
         {"role": "user", "content": "What is the boiling point of water?"},
     ]
-    return ChatRequest(task=task, messages=messages, inputs={}, schema=schema, prompt_id=f"{task}@v1")
+    return ChatRequest(task=task, messages=messages, schema=schema, prompt_id=f"{task}@v1")
 
 
 @pytest.fixture
@@ -208,9 +208,7 @@ def test_unexplained_500_is_retried_not_treated_as_a_rejection() -> None:
 
 
 def test_mode_none_sends_the_schema_only_in_the_prompt_and_temperature_can_be_left_out() -> None:
-    user_only = ChatRequest(
-        task="writer", messages=[{"role": "user", "content": "hi"}], inputs={}, schema=Plan
-    )
+    user_only = ChatRequest(task="writer", messages=[{"role": "user", "content": "hi"}], schema=Plan)
     with scripted('{"queries": []}') as srv:
         model_for(srv, structured_output="none", temperature=None).complete(user_only)
     sent = srv.requests[0].json

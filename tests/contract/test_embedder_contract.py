@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from sleuth.tools.embeddings import EmbeddingError, MiniLMEmbedder, OpenAIEmbedder
+from sleuth.tools.errors import ToolError
+from sleuth.tools.protocols import Embedder
 from tests.fakes.embeddings_server import FAKE_DIM, FakeEmbeddingsServer, fake_vector, serve_embeddings
-from tools.embeddings import EmbeddingError, MiniLMEmbedder, OpenAIEmbedder
-from tools.errors import ToolError
-from tools.protocols import Embedder
 
 TEXTS = ["alpha", "a somewhat longer text about embeddings and search", "gamma ray burst", "", "alpha"]
 

@@ -9,11 +9,12 @@ import re
 import pytest
 
 from evals.judge import LexicalJudge, LLMAnswerExtractor, LLMJudge, load_eval_prompt
+from sleuth.agents.offline.writing import verify_claims
+from sleuth.tools.errors import OutputInvalid
+from sleuth.tools.llm import OpenAIChatModel
+from sleuth.wiring import limits_from_settings
 from tests.fakes.openai_server import ScriptedOpenAIServer, responder_by_task, task_of
 from tests.graph.llm_script import evidence_of, inputs_of
-from tools.errors import OutputInvalid
-from tools.llm import OpenAIChatModel
-from tools.offline_writing import verify_claims
 
 judge = LexicalJudge()
 QUOTED = re.compile(r'<evidence ref="(?P<ref>[A-Z]\d+)"[^>]*>\n(?P<text>.*?)\n</evidence>', re.S)
@@ -68,9 +69,8 @@ def offline_verifier_says(claim: str, passage: str) -> str:
     inputs = {
         "claims": [{"claim_id": "c1", "text": claim, "citations": ["E1"]}],
         "evidence": [{"ref": "E1", "title": "", "text": passage}],
-        "support_threshold": 0.6,
     }
-    return verify_claims(inputs)["verdicts"][0]["verdict"]
+    return verify_claims(inputs, limits_from_settings().support_threshold)["verdicts"][0]["verdict"]
 
 
 @pytest.mark.parametrize(

@@ -11,16 +11,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from agents.budget import ResearchLimits
 from evals.datasets import DEFAULT_DATA_DIR, HOTPOTQA_DIR, HOTPOTQA_FILE, load_hotpotqa
 from evals.hotpot_eval import sample_questions
 from evals.report import render
 from evals.report_eval import NO_LLM, main, run_hotpotqa_reports
 from evals.report_scoring import ReportCase, Scorers, score_report, summarise
-from sleuth.cli import app
+from sleuth.cli.main import app
+from sleuth.wiring import limits_from_settings, offline_engine
 from tests.fakes.openai_server import ScriptedOpenAIServer, responder_by_task, task_of
 from tests.graph.llm_script import all_supported, evidence_of, inputs_of, queries, reply
-from tools.offline_engine import OfflineEngine
 
 needs_hotpotqa = pytest.mark.skipif(
     not (DEFAULT_DATA_DIR / HOTPOTQA_DIR / HOTPOTQA_FILE).is_file(), reason="HotpotQA data not present"
@@ -50,7 +49,7 @@ def hand_made_state() -> dict[str, Any]:
 
 
 def test_scoring_one_report_and_the_verdict_on_the_claim_itself() -> None:
-    scorers = Scorers.for_model(OfflineEngine(), ResearchLimits())
+    scorers = Scorers.for_model(offline_engine(), limits_from_settings())
     claim = ReportCase("7", "Vitamin D reduces fracture risk in older adults.", ("d1", "d9"), "CONTRADICT")
     row = score_report(claim, hand_made_state(), 0.5, scorers, "scifact")
     assert (row["cited_gold"], row["gathered_gold"]) == (0.5, 0.5)

@@ -7,9 +7,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tools.llm import ChatRequest, ChatResponse, Usage
-from tools.records import Passage, short_id
-from tools.textmatch import content_terms
+from sleuth.agents.structured import read_inputs
+from sleuth.agents.textmatch import content_terms
+from sleuth.tools.llm import ChatRequest, ChatResponse, Usage
+from sleuth.tools.records import Passage, short_id
 
 NOTES = {
     "bm25": (
@@ -94,6 +95,11 @@ class TinyCorpus:
 Responder = Callable[[ChatRequest], str | dict[str, Any]]
 
 
+def inputs_of(request: ChatRequest) -> dict[str, Any]:
+    """What the request's rendered messages say, read back the way a server would see them."""
+    return read_inputs(request.messages)
+
+
 class ScriptedModel:
     """A ChatModel that answers from a per-task responder and records every request."""
 
@@ -114,13 +120,13 @@ def plan_of(*questions: str) -> Responder:
 
 
 def queries_from_question(request: ChatRequest) -> dict[str, Any]:
-    return {"queries": [request.inputs["sub_question"]]}
+    return {"queries": [inputs_of(request)["sub_question"]]}
 
 
 def first_sentence_writer(request: ChatRequest) -> dict[str, Any]:
     """Writes one claim per section: the first sentence of its best passage, citing it."""
     sections = []
-    for section in request.inputs["sections"]:
+    for section in inputs_of(request)["sections"]:
         best = section["evidence"][0]
         sections.append(
             {
@@ -135,6 +141,6 @@ def verdict_for_all(verdict: str) -> Responder:
     return lambda request: {
         "verdicts": [
             {"claim_id": c["claim_id"], "verdict": verdict, "reason": "scripted"}
-            for c in request.inputs["claims"]
+            for c in inputs_of(request)["claims"]
         ]
     }

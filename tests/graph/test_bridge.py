@@ -12,16 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from agents.bridge import is_about, local_bridges
-from agents.budget import ResearchLimits
-from agents.deps import ResearchDeps
-from graphs.research import build_graph
+from sleuth.agents.bridge import is_about, local_bridges
+from sleuth.agents.budget import ResearchLimits
+from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.textmatch import named_entities
+from sleuth.graphs.research import build_graph
 from sleuth.settings import load_settings
-from sleuth.wiring import ingest_paths, open_corpus
-from tests.graph.helpers import ScriptedModel, first_sentence_writer, plan_of, verdict_for_all
-from tools.offline_engine import OfflineEngine
-from tools.records import Passage
-from tools.textmatch import named_entities
+from sleuth.tools.records import Passage
+from sleuth.wiring import ingest_paths, limits_from_settings, offline_engine, open_corpus
+from tests.graph.helpers import ScriptedModel, first_sentence_writer, inputs_of, plan_of, verdict_for_all
 
 QUESTION = (
     "What government position was held by the woman who portrayed Corliss Archer in the film Kiss and Tell?"
@@ -70,19 +69,19 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path):
 
 
 def evidence_titles(corpus, limits: ResearchLimits) -> dict[str, str]:
-    graph = build_graph(ResearchDeps(model=OfflineEngine(), search=corpus, limits=limits))
+    graph = build_graph(ResearchDeps(model=offline_engine(), search=corpus, limits=limits))
     state = graph.invoke({"question": QUESTION, "run_id": "bridge"})
     return {p["title"]: p["query"] for p in state["evidence"].values()}
 
 
 def test_the_graph_follows_the_name_the_first_hop_mentions_to_the_answer_document(corpus) -> None:
-    found = evidence_titles(corpus, ResearchLimits())
+    found = evidence_titles(corpus, limits_from_settings())
     assert "Kiss and Tell (1945 film)" in found
     assert found["Shirley Temple"].startswith("Shirley Temple ")  # reached by the bridge query
 
 
 def test_without_the_second_hop_the_answer_document_is_not_gathered(corpus) -> None:
-    found = evidence_titles(corpus, replace(ResearchLimits(), max_bridge_passages=0))
+    found = evidence_titles(corpus, replace(limits_from_settings(), max_bridge_passages=0))
     assert "Kiss and Tell (1945 film)" in found
     assert "Shirley Temple" not in found
 
@@ -125,14 +124,14 @@ def test_a_models_bridge_entities_are_followed_only_when_the_local_passages_name
         {
             "planner": plan_of(QUESTION),
             "rewriter": lambda request: {
-                "queries": [request.inputs["sub_question"]],
+                "queries": [inputs_of(request)["sub_question"]],
                 "bridge_entities": ["Shirley Temple", "Evil Corp", "Kiss and Tell"],
             },
             "writer": first_sentence_writer,
             "verifier": verdict_for_all("supported"),
         }
     )
-    graph = build_graph(ResearchDeps(model=model, search=corpus, limits=ResearchLimits()))
+    graph = build_graph(ResearchDeps(model=model, search=corpus, limits=limits_from_settings()))
     state = graph.invoke({"question": QUESTION, "run_id": "llm-bridge"})
     (rewrite,) = [e for e in state["trace"] if e["node"] == "rewriter"]
     assert rewrite["bridges"] == ["Shirley Temple"]  # invented, and already named by the question: dropped

@@ -11,26 +11,28 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from agents.deps import ResearchDeps
+from sleuth.agents.deps import ResearchDeps
 from sleuth.research_app import run_research
 from sleuth.settings import load_settings
+from sleuth.tools.db.runs import RunLog
+from sleuth.tools.llm import OpenAIChatModel
+from sleuth.wiring import limits_from_settings
 from tests.fakes.openai_server import ScriptedOpenAIServer, responder_by_task, task_of
 from tests.graph.helpers import TinyCorpus
 from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences
-from tools.llm import OpenAIChatModel
-from tools.runs import RunLog
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "What is BM25 and what is HyDE?"
 DRIVER = """
 import sys
-from agents.deps import ResearchDeps
+from sleuth.agents.deps import ResearchDeps
 from sleuth.research_app import run_research
 from sleuth.settings import load_settings
+from sleuth.wiring import limits_from_settings
 from tests.graph.helpers import TinyCorpus
-from tools.llm import OpenAIChatModel
+from sleuth.tools.llm import OpenAIChatModel
 model = OpenAIChatModel(sys.argv[1], None, "scripted-model", timeout_s=120, max_retries=1)
-deps = ResearchDeps(model=model, search=TinyCorpus())
+deps = ResearchDeps(model=model, search=TinyCorpus(), limits=limits_from_settings())
 run_research(load_settings(), sys.argv[3], thread_id=sys.argv[2], deps=deps)
 """
 
@@ -76,7 +78,10 @@ def test_kill_9_during_the_writer_then_resume_finishes_without_redoing_earlier_s
 
         model = OpenAIChatModel(server.base_url, None, "scripted-model", timeout_s=10)
         result = run_research(
-            settings, None, thread_id="run-1", deps=ResearchDeps(model=model, search=TinyCorpus())
+            settings,
+            None,
+            thread_id="run-1",
+            deps=ResearchDeps(model=model, search=TinyCorpus(), limits=limits_from_settings()),
         )
 
     after = Counter(task_of(r.json) for r in server.requests)

@@ -4,22 +4,25 @@ loopback: routing decisions, a 429 then success, malformed JSON then a repair, a
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
-from agents.budget import ResearchLimits
-from agents.deps import ResearchDeps
-from graphs.research import build_graph
+from sleuth.agents.deps import ResearchDeps
+from sleuth.graphs.research import build_graph
+from sleuth.reports.render import render_markdown
+from sleuth.tools.llm import OpenAIChatModel
+from sleuth.wiring import limits_from_settings
 from tests.fakes.openai_server import Reply, ScriptedOpenAIServer, responder_by_task, task_of
 from tests.graph.helpers import TinyCorpus
 from tests.graph.llm_script import all_supported, inputs_of, plan, queries, quote_first_sentences, reply
-from tools.llm import OpenAIChatModel
-from tools.report import render_markdown
 
 QUESTION = "What is BM25 and what is HyDE?"
 
 
 def research(server: ScriptedOpenAIServer, **limits: object) -> dict:
     model = OpenAIChatModel(server.base_url, None, "scripted-model", retry_wait_s=(0.01, 0.05), timeout_s=5)
-    graph = build_graph(ResearchDeps(model=model, search=TinyCorpus(), limits=ResearchLimits(**limits)))
+    graph = build_graph(
+        ResearchDeps(model=model, search=TinyCorpus(), limits=replace(limits_from_settings(), **limits))
+    )
     return graph.invoke({"question": QUESTION})
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from sleuth.agents.textmatch import containment
 from sleuth.research_app import run_research
+from sleuth.tools.db.runs import RunLog
 from sleuth.wiring import open_corpus
 from tests.graph.sample_corpus import private_copy
-from tools.runs import RunLog
-from tools.textmatch import containment
 
 pytestmark = pytest.mark.slow  # ingesting the sample corpus embeds ~170 chunks
 

@@ -6,13 +6,16 @@ import json
 
 import pytest
 
-from agents.schemas import DecisionOutput, DraftOutput, PlanOutput, QueriesOutput, VerdictsOutput
+from sleuth.agents.offline.engine import feedback_terms
+from sleuth.agents.offline.writing import is_quotable
+from sleuth.agents.schemas import DecisionOutput, DraftOutput, PlanOutput, QueriesOutput, VerdictsOutput
+from sleuth.agents.structured import render_messages
+from sleuth.agents.textmatch import direction, opposite_direction
+from sleuth.prompts import load_prompt
+from sleuth.tools.errors import ModelError
+from sleuth.tools.llm import ChatModel, ChatRequest
+from sleuth.wiring import offline_engine
 from tests.graph.helpers import NOTES
-from tools.errors import ModelError
-from tools.llm import ChatModel, ChatRequest
-from tools.offline_engine import OfflineEngine, feedback_terms
-from tools.offline_writing import is_quotable
-from tools.textmatch import direction, opposite_direction
 
 SCHEMAS = {
     "planner": PlanOutput,
@@ -24,8 +27,9 @@ SCHEMAS = {
 
 
 def ask(task: str, **inputs: object):
-    engine = OfflineEngine()
-    response = engine.complete(ChatRequest(task=task, messages=[], inputs=dict(inputs), schema=SCHEMAS[task]))
+    engine = offline_engine()
+    messages = render_messages(task, load_prompt(task).text, inputs)
+    response = engine.complete(ChatRequest(task=task, messages=messages, schema=SCHEMAS[task]))
     assert response.model == "offline" and response.usage.prompt_tokens == 0
     return SCHEMAS[task].model_validate_json(response.text)
 
@@ -35,10 +39,14 @@ def plan(question: str) -> list[str]:
 
 
 def test_offline_engine_is_a_chat_model_and_refuses_unknown_tasks() -> None:
-    engine = OfflineEngine()
+    engine = offline_engine()
     assert isinstance(engine, ChatModel) and engine.name == "offline"
     with pytest.raises(ModelError, match="cannot do the task 'poem'"):
-        engine.complete(ChatRequest(task="poem", messages=[], inputs={}, schema=None))
+        engine.complete(ChatRequest(task="poem", messages=[], schema=None))
+    with pytest.raises(ModelError, match="cannot read the planner request"):
+        engine.complete(
+            ChatRequest(task="planner", messages=[{"role": "user", "content": "hi"}], schema=None)
+        )
 
 
 def test_planner_keeps_a_simple_question_whole() -> None:
@@ -108,8 +116,6 @@ def test_decision_skips_retrieval_only_with_enough_on_topic_coverage() -> None:
         sub_question="What does BM25 score?",
         evidence=evidence,
         missing=[],
-        sufficient_passages=3,
-        sufficient_coverage=0.6,
     )
     assert enough.retrieve is False
     too_few = ask(
@@ -117,16 +123,12 @@ def test_decision_skips_retrieval_only_with_enough_on_topic_coverage() -> None:
         sub_question="What does BM25 score?",
         evidence=evidence[:2],
         missing=[],
-        sufficient_passages=3,
-        sufficient_coverage=0.6,
     )
     assert too_few.retrieve is True
     gap = ask(
         "decide",
         sub_question="What does BM25 score?",
         evidence=evidence,
-        sufficient_passages=3,
-        sufficient_coverage=0.6,
         missing=["BM25 was invented by Stephen Robertson at City University"],
     )
     assert gap.retrieve is True and "missing" in gap.reason
@@ -162,7 +164,7 @@ def test_writer_does_not_quote_fragments_or_formulas() -> None:
 
 
 def verdicts(claims: list[dict], evidence: list[dict]) -> dict[str, dict]:
-    out = ask("verifier", claims=claims, evidence=evidence, support_threshold=0.6)
+    out = ask("verifier", claims=claims, evidence=evidence)
     return {v.claim_id: v.model_dump() for v in out.verdicts}
 
 

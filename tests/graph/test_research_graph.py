@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from agents.budget import ResearchLimits
-from agents.deps import ResearchDeps
-from agents.relevance import is_relevant
-from graphs.checkpoint import open_checkpointer, thread_config
-from graphs.research import build_graph
+from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.relevance import is_relevant
+from sleuth.graphs.checkpoint import open_checkpointer, thread_config
+from sleuth.graphs.research import build_graph
+from sleuth.reports.render import render_markdown
+from sleuth.tools.errors import ModelError
+from sleuth.tools.records import Passage
+from sleuth.wiring import limits_from_settings, offline_engine
 from tests.graph.helpers import (
     NOTES,
     ScriptedModel,
     TinyCorpus,
     first_sentence_writer,
+    inputs_of,
     plan_of,
     queries_from_question,
     verdict_for_all,
 )
-from tools.errors import ModelError
-from tools.offline_engine import OfflineEngine
-from tools.records import Passage
-from tools.report import render_markdown
 
 
 def run(model, question: str = "What is BM25 and how does reciprocal rank fusion work?", **limits):
     corpus = TinyCorpus()
-    graph = build_graph(ResearchDeps(model=model, search=corpus, limits=ResearchLimits(**limits)))
+    graph = build_graph(
+        ResearchDeps(model=model, search=corpus, limits=replace(limits_from_settings(), **limits))
+    )
     return graph.invoke({"question": question}), corpus
 
 
@@ -35,7 +39,7 @@ def nodes(state: dict, name: str, sq: str | None = None) -> list[dict]:
 
 
 def test_offline_run_cites_only_retrieved_passages_that_contain_each_claim() -> None:
-    state, corpus = run(OfflineEngine())
+    state, corpus = run(offline_engine())
     report = state["report"]
     assert [s["question"] for s in report["sections"]] == [
         "What is BM25?",
@@ -60,7 +64,7 @@ def test_offline_run_cites_only_retrieved_passages_that_contain_each_claim() -> 
 
 
 def test_relevance_cutoff_needs_similarity_or_a_top_lexical_rank_and_an_on_topic_term() -> None:
-    limits = ResearchLimits(min_cosine=0.25, min_score_ratio=0.3)
+    limits = replace(limits_from_settings(), relevance_min_cosine=0.25, relevance_min_score_ratio=0.3)
 
     def passage(text: str, score: float, dense: float | None, lexical_rank: int | None) -> Passage:
         return Passage("c", "d", "t", "s", 0, 1, text, score, dense_score=dense, lexical_rank=lexical_rank)
@@ -78,7 +82,7 @@ def test_relevance_cutoff_needs_similarity_or_a_top_lexical_rank_and_an_on_topic
 
 def test_writer_citations_outside_the_sections_evidence_are_removed_and_uncited_claims_dropped() -> None:
     def writer(request):
-        refs = [e["ref"] for e in request.inputs["sections"][0]["evidence"]]
+        refs = [e["ref"] for e in inputs_of(request)["sections"][0]["evidence"]]
         return {
             "sections": [
                 {
@@ -117,7 +121,7 @@ def test_unsupported_claims_send_only_their_section_back_for_another_round() -> 
     def verifier(request):
         rounds["n"] += 1
         verdicts = []
-        for claim in request.inputs["claims"]:
+        for claim in inputs_of(request)["claims"]:
             bad = rounds["n"] == 1 and "BM25" in claim["text"]
             verdicts.append({"claim_id": claim["claim_id"], "verdict": "unsupported" if bad else "supported"})
         return {"verdicts": verdicts}
@@ -125,7 +129,7 @@ def test_unsupported_claims_send_only_their_section_back_for_another_round() -> 
     decisions = []
 
     def decide(request):
-        decisions.append(request.inputs)
+        decisions.append(inputs_of(request))
         return {"retrieve": True, "reason": "missing facts"}
 
     model = ScriptedModel(
@@ -141,7 +145,7 @@ def test_unsupported_claims_send_only_their_section_back_for_another_round() -> 
     assert len(nodes(state, "retriever", "sq1")) == 2 and len(nodes(state, "retriever", "sq2")) == 1
     first_bm25_sentence = NOTES["bm25"][1].split(". ")[0] + "."
     assert [d["missing"] for d in decisions] == [[first_bm25_sentence]]
-    writer_sections = [r.inputs["sections"] for r in model.requests if r.task == "writer"]
+    writer_sections = [inputs_of(r)["sections"] for r in model.requests if r.task == "writer"]
     assert [[s["id"] for s in sections] for sections in writer_sections] == [["sq1", "sq2"], ["sq1"]]
     assert state["iteration"] == 2 and state["report"]["verification"]["supported"] == 2
 
@@ -205,7 +209,9 @@ def test_a_failed_run_resumes_from_its_checkpoint_without_redoing_finished_nodes
     model = ScriptedModel(responders)
     corpus = TinyCorpus()
     with open_checkpointer(tmp_path / "checkpoints.sqlite") as saver:
-        graph = build_graph(ResearchDeps(model=model, search=corpus), checkpointer=saver)
+        graph = build_graph(
+            ResearchDeps(model=model, search=corpus, limits=limits_from_settings()), checkpointer=saver
+        )
         with pytest.raises(ModelError):
             graph.invoke({"question": "BM25 and HyDE"}, thread_config("t1"))
     assert [r.task for r in model.requests] == ["planner", "rewriter", "rewriter", "writer"]
@@ -213,7 +219,9 @@ def test_a_failed_run_resumes_from_its_checkpoint_without_redoing_finished_nodes
 
     responders["writer"] = first_sentence_writer
     with open_checkpointer(tmp_path / "checkpoints.sqlite") as saver:
-        graph = build_graph(ResearchDeps(model=model, search=corpus), checkpointer=saver)
+        graph = build_graph(
+            ResearchDeps(model=model, search=corpus, limits=limits_from_settings()), checkpointer=saver
+        )
         state = graph.invoke(None, thread_config("t1"))
     assert [r.task for r in model.requests] == [
         "planner",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graphs.state import first_reason, merge_evidence, merge_queries, merge_status, replace_sections
+from sleuth.graphs.state import first_reason, merge_evidence, merge_queries, merge_status, replace_sections
 
 
 def test_evidence_merges_by_chunk_id_keeping_the_best_score_and_every_sub_question() -> None:
@@ -52,3 +52,28 @@ def test_status_queries_sections_and_stop_reason_merge_as_documented() -> None:
     }
     assert replace_sections({"sq1": [1], "sq2": [2]}, {"sq1": [3]}) == {"sq1": [3], "sq2": [2]}
     assert first_reason(None, "budget") == "budget" and first_reason("first", "second") == "first"
+
+
+def test_the_graph_publishes_its_input_and_output_schemas() -> None:
+    """LangGraph Server and Studio derive forms from these; pydantic refuses typing.TypedDict on 3.11."""
+    from pydantic import TypeAdapter
+
+    from sleuth.agents.deps import ResearchDeps
+    from sleuth.graphs.research import build_graph
+    from sleuth.graphs.state import ResearchState
+    from sleuth.wiring import limits_from_settings, offline_engine
+    from tests.graph.helpers import TinyCorpus
+
+    graph = build_graph(
+        ResearchDeps(model=offline_engine(), search=TinyCorpus(), limits=limits_from_settings())
+    )
+    inputs = graph.get_input_jsonschema()
+    assert inputs["properties"]["question"]["type"] == "string"
+    outputs = graph.get_output_jsonschema()
+    claim = outputs["$defs"]["Claim"]["properties"]
+    assert set(claim["verdict"]["anyOf"][0]["enum"]) == {"supported", "unsupported", "contradicted"}
+    status = outputs["$defs"]["SectionStatus"]["properties"]["status"]
+    assert set(status["enum"]) == {"open", "researched", "written", "verified", "gap"}
+    TypeAdapter(ResearchState).validate_python(
+        {"question": "q", "plan": [{"id": "sq1", "question": "q", "needs": ""}]}
+    )

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from agents.budget import Ledger, ResearchLimits
-from agents.schemas import QueriesOutput
-from agents.structured import call_structured, parse_output, render_messages
-from prompts import available_prompts, load_prompt
+from sleuth.agents.budget import Ledger
+from sleuth.agents.schemas import QueriesOutput
+from sleuth.agents.structured import call_structured, parse_output, render_messages
+from sleuth.prompts import available_prompts, load_prompt
+from sleuth.tools.errors import BudgetExceeded, OutputInvalid
+from sleuth.wiring import limits_from_settings
 from tests.graph.helpers import ScriptedModel
-from tools.errors import BudgetExceeded, OutputInvalid
 
 
 def ledger(**limits: object) -> Ledger:
-    return Ledger(ResearchLimits(**limits))
+    return Ledger(replace(limits_from_settings(), **limits))
 
 
 def test_every_node_has_a_versioned_prompt_and_the_latest_is_loaded_by_name() -> None:
@@ -85,7 +88,9 @@ def test_no_call_is_made_without_budget_and_the_offline_engine_is_free() -> None
 
 def test_ledger_catches_up_with_checkpointed_usage_and_honours_wall_time() -> None:
     now = [100.0]
-    book = Ledger(ResearchLimits(max_llm_calls=5, max_tokens=50, max_wall_s=10), clock=lambda: now[0])
+    book = Ledger(
+        replace(limits_from_settings(), max_llm_calls=5, max_tokens=50, max_wall_s=10), clock=lambda: now[0]
+    )
     book.sync([{"model": "m", "prompt_tokens": 10, "completion_tokens": 5}] * 2 + [{"model": "offline"}])
     assert (book.calls, book.tokens) == (2, 30) and book.exhausted() is None
     book.sync([{"model": "m", "prompt_tokens": 30, "completion_tokens": 0}])  # fewer records: keeps the max

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from sleuth.cli import app
+from sleuth.cli.main import app
 from sleuth.scheduler import KILLED, Scheduler
 from sleuth.settings import Settings
+from sleuth.tools.db.schedules import ORPHANED, Job, ScheduleStore
 from tests.fakes.openai_server import ScriptedOpenAIServer, responder_by_task
 from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences
 from tests.scheduler.conftest import FakeClock
-from tools.schedules import ORPHANED, Job, ScheduleStore
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "What is BM25 and what is HyDE?"

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tools.report_diff import diff_snapshots, normalise_claim, render_changes_markdown, snapshot, text_hash
+from sleuth.reports.changes import (
+    diff_snapshots,
+    normalise_claim,
+    render_changes_markdown,
+    snapshot,
+    text_hash,
+)
 
 
 def report(sources: list[tuple[str, str]], claims: list[str], dropped: list[str] = ()) -> dict:

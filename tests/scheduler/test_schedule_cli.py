@@ -6,8 +6,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from sleuth.cli import app
-from tools.schedules import ScheduleStore
+from sleuth.cli.main import app
+from sleuth.tools.db.schedules import ScheduleStore
 
 runner = CliRunner()
 

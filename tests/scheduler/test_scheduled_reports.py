@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sleuth.scheduler import Scheduler
 from sleuth.settings import Settings, load_settings
+from sleuth.tools.db.schedules import Job, ScheduleStore
 from tests.scheduler.conftest import FakeClock, write_docs
-from tools.schedules import Job, ScheduleStore
 
 QUESTION = "What is BM25 and what is HyDE?"
 MONDAY_7 = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)

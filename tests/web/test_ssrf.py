@@ -9,12 +9,12 @@ from dataclasses import replace
 import httpcore
 import pytest
 
+from sleuth.tools.web.fetcher import FetchConfig, WebFetcher
+from sleuth.tools.web.pages import PageFetchError
+from sleuth.tools.web.ssrf import SsrfGuard, SsrfPolicy, address_class, parse_fetch_url
+from sleuth.tools.web.transport import guarded_transport
 from tests.fakes.web_server import TestSite
 from tests.web.conftest import FAST
-from tools.web.fetcher import FetchConfig, WebFetcher
-from tools.web.pages import PageFetchError
-from tools.web.ssrf import SsrfGuard, SsrfPolicy, address_class, parse_fetch_url
-from tools.web.transport import guarded_transport
 
 
 @pytest.mark.parametrize(
@@ -181,7 +181,7 @@ def test_hostnames_are_connected_through_the_vetted_address(site: TestSite) -> N
 
 def test_guarded_transport_replaces_httpx_pool() -> None:
     """guarded_transport swaps httpx's private ``_pool``; fail loudly if httpx renames it."""
-    from tools.web.transport import GuardedNetworkBackend
+    from sleuth.tools.web.transport import GuardedNetworkBackend
 
     backend = GuardedNetworkBackend(SsrfGuard(SsrfPolicy()))
     transport = guarded_transport(backend, max_connections=4)

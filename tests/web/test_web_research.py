@@ -9,13 +9,23 @@ from pathlib import Path
 
 import pytest
 
+from sleuth.settings import default_settings
+from sleuth.tools.corpus.ingest import ingest_paths
+from sleuth.tools.corpus.local_corpus import LocalCorpus
+from sleuth.tools.embeddings import MiniLMEmbedder
+from sleuth.tools.protocols import SearchBackend
+from sleuth.tools.web import (
+    FetchedPage,
+    MixedSearch,
+    PageCache,
+    WebCorpus,
+    WebFetcher,
+    WebGatherer,
+    web_doc_id,
+)
+from sleuth.wiring import chunk_size, ingest_options
 from tests.fakes.web_server import TestSite
 from tests.web.conftest import FAST
-from tools.embeddings import MiniLMEmbedder
-from tools.ingest import IngestOptions, ingest_paths
-from tools.local_corpus import LocalCorpus
-from tools.protocols import SearchBackend
-from tools.web import FetchedPage, MixedSearch, PageCache, WebCorpus, WebFetcher, WebGatherer, web_doc_id
 
 NOTES = {
     "chunking.md": "# Chunking strategies\n\nSplit documents into overlapping chunks of about a thousand "
@@ -34,7 +44,7 @@ def local(tmp_path: Path, model_cache_dir: Path) -> LocalCorpus:
     for name, text in NOTES.items():
         (notes / name).write_text(text)
     corpus = LocalCorpus(tmp_path / "data", MiniLMEmbedder(model_cache_dir))
-    ingest_paths(corpus, [notes], IngestOptions())
+    ingest_paths(corpus, [notes], ingest_options(default_settings()))
     return corpus
 
 
@@ -42,7 +52,11 @@ def local(tmp_path: Path, model_cache_dir: Path) -> LocalCorpus:
 def gatherer(local: LocalCorpus) -> Iterator[WebGatherer]:
     with WebFetcher(replace(FAST, deadline_s=2.0)) as fetcher:
         yield WebGatherer(
-            fetcher, PageCache(local.store.path), WebCorpus(local), cache_ttl_s=3600, failure_ttl_s=600
+            fetcher,
+            PageCache(local.store.path),
+            WebCorpus(local, **chunk_size()),
+            cache_ttl_s=3600,
+            failure_ttl_s=600,
         )
 
 
@@ -95,7 +109,7 @@ def test_web_vectors_survive_the_consistency_check_and_a_reopen(
         "missing_vectors": 0,
     }
     reopened = LocalCorpus(local.data_dir, MiniLMEmbedder(model_cache_dir))
-    search = MixedSearch(reopened, WebCorpus(reopened))
+    search = MixedSearch(reopened, WebCorpus(reopened, **chunk_size()))
     [best] = search.search("one over k plus its rank", k=1)
     assert best.origin == "web" and best.fetched_at
     cited = search.get_passage(best.chunk_id)
@@ -127,7 +141,7 @@ def test_changed_page_replaces_its_document(
 
 
 def test_chunks_per_page_can_be_capped(site: TestSite, local: LocalCorpus, gatherer: WebGatherer) -> None:
-    capped = WebCorpus(local, max_chunks_per_page=2)
+    capped = WebCorpus(local, **chunk_size(), max_chunks_per_page=2)
     [page] = gatherer.fetcher.fetch_many([site.url("/page/3")])
     assert isinstance(page, FetchedPage) and len(page.text) > 50_000
     [doc_id] = capped.add_pages([page])

@@ -8,27 +8,24 @@ and one ranking over local and web passages. See each module's docstring; the us
     passages = MixedSearch(local_corpus, gatherer.corpus).search(query, k=10)
 """
 
-from tools.web.fetcher import USER_AGENT, FetchConfig, WebFetcher
-from tools.web.gather import GatherReport, WebGatherer, canonical_url
-from tools.web.mixed_search import MixedSearch
-from tools.web.page_cache import PageCache
-from tools.web.pages import FetchedPage, FetchFailure, FetchResult, PageFetchError
-from tools.web.search_backends import (
-    NOT_CONFIGURED,
+from sleuth.tools.web.fetcher import USER_AGENT, FetchConfig, WebFetcher
+from sleuth.tools.web.gather import GatherReport, WebGatherer, canonical_url
+from sleuth.tools.web.mixed_search import MixedSearch
+from sleuth.tools.web.page_cache import PageCache
+from sleuth.tools.web.pages import FetchedPage, FetchFailure, FetchResult, PageFetchError
+from sleuth.tools.web.search_backends import (
     WEB_SEARCH_BACKENDS,
     BraveSearch,
-    NoWebSearch,
     SearxngSearch,
     TavilySearch,
     WebResult,
     WebSearchBackend,
     make_web_search,
 )
-from tools.web.ssrf import SsrfGuard, SsrfPolicy, address_class
-from tools.web.web_corpus import WebCorpus, web_doc_id
+from sleuth.tools.web.ssrf import SsrfGuard, SsrfPolicy, address_class
+from sleuth.tools.web.web_corpus import WebCorpus, web_doc_id
 
 __all__ = [
-    "NOT_CONFIGURED",
     "USER_AGENT",
     "WEB_SEARCH_BACKENDS",
     "BraveSearch",
@@ -38,7 +35,6 @@ __all__ = [
     "FetchedPage",
     "GatherReport",
     "MixedSearch",
-    "NoWebSearch",
     "PageCache",
     "PageFetchError",
     "SearxngSearch",

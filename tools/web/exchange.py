@@ -1,7 +1,7 @@
 """One HTTP exchange of a fetch (one hop of a redirect chain), with the limits that make hostile servers
 harmless: a deadline shared by the whole fetch, a size cap enforced while streaming, the content-type
-allowlist checked before the body is read, and tenacity retries for transient failures only
-(connect timeouts, 429 honouring Retry-After up to a cap, 502/503/504) — never 4xx, never 500.
+allowlist checked before the body is read, and the shared retry policy (tools/http/retry.py) for
+transient failures only (connect timeouts, 429 honouring Retry-After, 502/503/504) — never 4xx, never 500.
 """
 
 from __future__ import annotations
@@ -9,21 +9,14 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 
 import httpx
 import structlog
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
-from tenacity.stop import stop_base
+from tenacity import RetryCallState
 
-from tools.web.hosts import HostGates
-from tools.web.pages import PageFetchError, PageKind, kind_for_content_type
+from sleuth.tools.http.retry import RETRY_AFTER_CAP_S, RetryPolicy, retry_after_s
+from sleuth.tools.web.hosts import HostGates
+from sleuth.tools.web.pages import PageFetchError, PageKind, kind_for_content_type
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +43,6 @@ class Limits:
     read_timeout_s: float
     max_attempts: int
     backoff_initial_s: float
-    max_retry_after_s: float
 
 
 @dataclass(frozen=True)
@@ -75,12 +67,19 @@ async def exchange(
     check_type: bool,
 ) -> RawResponse:
     """GET ``url`` once, retried when transient; raises ``PageFetchError`` with a one-line reason."""
-    retrying = AsyncRetrying(
-        retry=retry_if_exception(lambda e: isinstance(e, PageFetchError) and e.transient),
-        stop=stop_after_attempt(limits.max_attempts) | _StopPastBudget(budget),
-        wait=_wait_honouring_retry_after(limits),
-        before_sleep=lambda state: _note_retry(state, budget, url),
-        reraise=True,
+    policy = RetryPolicy(
+        max_attempts=limits.max_attempts,
+        backoff_s=(limits.backoff_initial_s, limits.backoff_initial_s * 8),
+        max_total_wait_s=budget.deadline_s,
+    )
+    retrying = policy.retrying_async(
+        transient=lambda e: isinstance(e, PageFetchError) and e.transient,
+        hint=lambda e: e.retry_after if isinstance(e, PageFetchError) else None,
+        event="fetch.retry",
+        label=str,
+        stop_when=lambda state: state.upcoming_sleep >= budget.remaining(),
+        on_retry=lambda state: _note_retry(state, budget),
+        url=str(url),
     )
     try:
         return await retrying(_timed_once, client, url, budget, gates, limits, max_bytes, check_type)
@@ -88,7 +87,7 @@ async def exchange(
         attempts = retrying.statistics.get("attempt_number", 1)
         if not e.transient:
             raise
-        if e.retry_after is not None and min(e.retry_after, limits.max_retry_after_s) > budget.remaining():
+        if e.retry_after is not None and min(e.retry_after, RETRY_AFTER_CAP_S) > budget.remaining():
             raise PageFetchError(
                 f"{e} (Retry-After {e.retry_after:g} s is past the fetch deadline)", e.kind, status=e.status
             ) from e
@@ -97,38 +96,8 @@ async def exchange(
         ) from e
 
 
-class _StopPastBudget(stop_base):
-    """Stop retrying when the next wait would not leave time for another attempt."""
-
-    def __init__(self, budget: Budget) -> None:
-        self.budget = budget
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return retry_state.upcoming_sleep >= self.budget.remaining()
-
-
-def _wait_honouring_retry_after(limits: Limits):  # noqa: ANN202 - a tenacity wait strategy
-    backoff = wait_exponential_jitter(initial=limits.backoff_initial_s, max=limits.backoff_initial_s * 8)
-
-    def wait(state: RetryCallState) -> float:
-        err = state.outcome.exception() if state.outcome else None
-        if isinstance(err, PageFetchError) and err.retry_after is not None:
-            return min(err.retry_after, limits.max_retry_after_s)
-        return backoff(state)
-
-    return wait
-
-
-def _note_retry(state: RetryCallState, budget: Budget, url: httpx.URL) -> None:
+def _note_retry(state: RetryCallState, budget: Budget) -> None:
     budget.spent_s += state.upcoming_sleep
-    err = state.outcome.exception() if state.outcome else None
-    log.warning(
-        "fetch.retry",
-        url=str(url),
-        attempt=state.attempt_number,
-        reason=str(err),
-        wait_s=round(state.upcoming_sleep, 2),
-    )
 
 
 async def _timed_once(
@@ -223,21 +192,8 @@ def _status_error(response: httpx.Response) -> PageFetchError:
     status = response.status_code
     reason = f"HTTP {status} {response.reason_phrase}".strip()
     transient = status in TRANSIENT_STATUSES
-    retry_after = _retry_after_s(response.headers.get("retry-after")) if transient else None
+    retry_after = retry_after_s(response.headers) if transient else None
     return PageFetchError(reason, "http", status=status, transient=transient, retry_after=retry_after)
-
-
-def _retry_after_s(header: str | None) -> float | None:
-    if not header:
-        return None
-    header = header.strip()
-    if header.isdigit():
-        return float(header)
-    try:
-        when = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _mb(n: int) -> str:

@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 import httpx
 import structlog
 
-from tools.records import content_hash
-from tools.web.exchange import Budget, Limits, RawResponse, exchange
-from tools.web.hosts import HostGates
-from tools.web.pages import (
+from sleuth.tools.records import content_hash
+from sleuth.tools.web.exchange import Budget, Limits, RawResponse, exchange
+from sleuth.tools.web.hosts import HostGates
+from sleuth.tools.web.pages import (
     FetchedPage,
     FetchFailure,
     FetchResult,
@@ -34,9 +34,16 @@ from tools.web.pages import (
     sniff_kind,
     utc_timestamp,
 )
-from tools.web.robots import ROBOTS_MAX_BYTES, RobotsCache
-from tools.web.ssrf import Resolver, SsrfGuard, SsrfPolicy, default_port, parse_fetch_url, system_resolver
-from tools.web.transport import GuardedNetworkBackend, guarded_transport
+from sleuth.tools.web.robots import ROBOTS_MAX_BYTES, RobotsCache
+from sleuth.tools.web.ssrf import (
+    Resolver,
+    SsrfGuard,
+    SsrfPolicy,
+    default_port,
+    parse_fetch_url,
+    system_resolver,
+)
+from sleuth.tools.web.transport import GuardedNetworkBackend, guarded_transport
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -61,7 +68,6 @@ class FetchConfig:
     allowed_networks: tuple[str, ...] = ()
     max_attempts: int = 3
     backoff_initial_s: float = 0.5
-    max_retry_after_s: float = 10.0
     user_agent: str = USER_AGENT
 
     def limits(self) -> Limits:
@@ -71,7 +77,6 @@ class FetchConfig:
             self.read_timeout_s,
             self.max_attempts,
             self.backoff_initial_s,
-            self.max_retry_after_s,
         )
 
 

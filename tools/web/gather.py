@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from tools.web.fetcher import WebFetcher
-from tools.web.page_cache import FAILURE_TTL_S, PageCache
-from tools.web.pages import FetchedPage, FetchFailure, FetchResult, PageFetchError
-from tools.web.ssrf import parse_fetch_url
-from tools.web.web_corpus import WebCorpus
+from sleuth.tools.web.fetcher import WebFetcher
+from sleuth.tools.web.page_cache import FAILURE_TTL_S, PageCache
+from sleuth.tools.web.pages import FetchedPage, FetchFailure, FetchResult, PageFetchError
+from sleuth.tools.web.ssrf import parse_fetch_url
+from sleuth.tools.web.web_corpus import WebCorpus
 
 log = structlog.get_logger(__name__)
 

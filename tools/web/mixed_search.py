@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tools.hybrid import score_fuse
-from tools.lexical import LexicalIndex
-from tools.local_corpus import LocalCorpus
-from tools.records import Origin, Passage
-from tools.web.web_corpus import WebCorpus, WebSnapshot
+from sleuth.tools.corpus.hybrid import score_fuse
+from sleuth.tools.corpus.lexical import LexicalIndex
+from sleuth.tools.corpus.local_corpus import LocalCorpus
+from sleuth.tools.records import Origin, Passage
+from sleuth.tools.web.web_corpus import WebCorpus, WebSnapshot
 
 _Key = tuple[str, int]  # (origin, row in that origin's snapshot)
 

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tools.corpus_store import CorpusStore, utcnow
-from tools.duck import open_duckdb
-from tools.web.pages import FetchedPage, FetchFailure, FetchResult
+from sleuth.tools.corpus.store import utcnow
+from sleuth.tools.db.connection import open_duckdb
+from sleuth.tools.db.migrations import migrate
+from sleuth.tools.web.pages import FetchedPage, FetchFailure, FetchResult
 
 _COLUMNS = (
     "url, final_url, status, content_type, fetched_at, content_hash, title, author, published, text, kind, "
@@ -35,7 +36,7 @@ def format_timestamp(value: datetime) -> str:
 class PageCache:
     def __init__(self, db_path: Path) -> None:
         self.path = db_path
-        CorpusStore(db_path)  # applies the migrations, web_pages included
+        migrate(db_path)
 
     def put_many(self, results: Iterable[FetchResult]) -> None:
         """Record each result as its URL's latest fetch (replacing the previous one)."""

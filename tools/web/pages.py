@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from tools.errors import ExtractError, FetchError
-from tools.extract import extract_html, extract_pdf_bytes
+from sleuth.tools.corpus.extract import extract_html, extract_pdf_bytes
+from sleuth.tools.errors import ExtractError, FetchError
 
 FailureKind = Literal[
     "invalid_url",

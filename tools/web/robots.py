@@ -13,7 +13,7 @@ from urllib.robotparser import RobotFileParser
 import httpx
 import structlog
 
-from tools.web.pages import PageFetchError
+from sleuth.tools.web.pages import PageFetchError
 
 log = structlog.get_logger(__name__)
 

@@ -2,8 +2,7 @@
 
 Each backend answers ``search(query, k) -> list[WebResult]`` with http(s) URLs only, deduplicated, at
 most ``k``. Failures raise ``SearchError`` with a one-line reason; 429 and 5xx are retried (honouring
-Retry-After, capped). Backends are picked by versioned name from ``WEB_SEARCH_BACKENDS``; with no name
-configured, ``make_web_search`` returns ``NoWebSearch``, which says so and finds nothing.
+Retry-After, capped). Backends are picked by versioned name from ``WEB_SEARCH_BACKENDS``.
 
 The search endpoint is configured by the user and trusted: it is not put through the SSRF guard (a
 SearXNG on localhost is the common case). The result URLs are not trusted; the fetcher guards them.
@@ -18,20 +17,15 @@ from typing import Any, Protocol, runtime_checkable
 
 import httpx
 import structlog
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from tools.errors import ConfigError, SearchError
+from sleuth.tools.errors import ConfigError, SearchError
+from sleuth.tools.http.retry import RetryPolicy, retry_after_s
 
 log = structlog.get_logger(__name__)
 
 TAVILY_URL = "https://api.tavily.com"
 BRAVE_URL = "https://api.search.brave.com"
 BRAVE_MAX_COUNT = 20
-MAX_RETRY_AFTER_S = 10.0
-NOT_CONFIGURED = (
-    "no web search configured: set web_search_backend (searxng.v1, tavily.v1 or brave.v1) and "
-    "web_search_url / web_search_api_key; researching the local corpus only"
-)
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -46,8 +40,6 @@ class WebResult:
 @runtime_checkable
 class WebSearchBackend(Protocol):
     name: str
-    configured: bool  # False only for NoWebSearch
-    reason: str  # why nothing is configured ("" otherwise)
 
     def search(self, query: str, k: int = 10) -> list[WebResult]: ...
 
@@ -62,8 +54,6 @@ class _HttpSearch:
     """The shared part: a client with timeouts, retries on 429/5xx and connect timeouts, one-line errors."""
 
     name = "abstract"
-    configured = True
-    reason = ""
 
     def __init__(
         self,
@@ -78,13 +68,12 @@ class _HttpSearch:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self._client = httpx.Client(timeout=timeout_s, headers={"User-Agent": user_agent})
-        backoff = wait_exponential_jitter(initial=backoff_initial_s, max=backoff_initial_s * 8)
-        self._retrying = Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, _Transient | httpx.ConnectTimeout)),
-            stop=stop_after_attempt(max_attempts),
-            wait=lambda state: _retry_after(state) or backoff(state),
-            before_sleep=lambda s: log.warning("search.retry", backend=self.name, attempt=s.attempt_number),
-            reraise=True,
+        policy = RetryPolicy(max_attempts=max_attempts, backoff_s=(backoff_initial_s, backoff_initial_s * 8))
+        self._retrying = policy.retrying(
+            transient=lambda e: isinstance(e, _Transient | httpx.ConnectTimeout),
+            hint=lambda e: retry_after_s(e.response.headers) if isinstance(e, _Transient) else None,
+            event="search.retry",
+            backend=self.name,
         )
 
     def close(self) -> None:
@@ -185,23 +174,6 @@ class BraveSearch(_HttpSearch):
             yield WebResult(item.get("url", ""), item.get("title", ""), snippet, "brave")
 
 
-class NoWebSearch:
-    """What runs when no backend is configured: finds nothing and says why."""
-
-    name = "none"
-    configured = False
-    reason = NOT_CONFIGURED
-
-    def search(self, query: str, k: int = 10) -> list[WebResult]:
-        return []
-
-
-def _retry_after(state: RetryCallState) -> float | None:
-    err = state.outcome.exception() if state.outcome else None
-    header = err.response.headers.get("retry-after") if isinstance(err, _Transient) else None
-    return min(float(header), MAX_RETRY_AFTER_S) if header and header.strip().isdigit() else None
-
-
 def _status_line(response: httpx.Response) -> str:
     return f"HTTP {response.status_code} {response.reason_phrase}".strip()
 
@@ -245,12 +217,11 @@ WEB_SEARCH_BACKENDS: dict[str, Callable[..., WebSearchBackend]] = {
 
 
 def make_web_search(
-    name: str | None, url: str | None = None, api_key: str | None = None, **options: Any
+    name: str, url: str | None = None, api_key: str | None = None, **options: Any
 ) -> WebSearchBackend:
-    """The backend called ``name`` ("searxng.v1", "tavily.v1", "brave.v1"), or ``NoWebSearch`` when
-    ``name`` is empty/"none". ``options``: timeout_s, max_attempts, backoff_initial_s, user_agent."""
-    if not name or name == "none":
-        return NoWebSearch()
+    """The backend called ``name`` ("searxng.v1", "tavily.v1", "brave.v1"). With none configured the
+    research runs locally (sleuth/research_app.py decides), so there is no "no search" backend.
+    ``options``: timeout_s, max_attempts, backoff_initial_s, user_agent."""
     try:
         build = WEB_SEARCH_BACKENDS[name]
     except KeyError:

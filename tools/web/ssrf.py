@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tools.web.pages import PageFetchError
+from sleuth.tools.web.pages import PageFetchError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]

@@ -12,8 +12,8 @@ import typing
 import httpcore
 import httpx
 
-from tools.web.pages import PageFetchError
-from tools.web.ssrf import SsrfGuard
+from sleuth.tools.web.pages import PageFetchError
+from sleuth.tools.web.ssrf import SsrfGuard
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):

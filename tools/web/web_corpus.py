@@ -23,14 +23,14 @@ from dataclasses import dataclass
 
 import structlog
 
-from tools.chunking import chunk_text
-from tools.corpus_store import ChunkRow, NewDocument
-from tools.duck import open_duckdb
-from tools.lexical import LexicalIndex, build_lexical_index, snapshot_generation
-from tools.local_corpus import LocalCorpus
-from tools.records import Chunk, content_hash, short_id
-from tools.web.page_cache import format_timestamp, parse_timestamp
-from tools.web.pages import FetchedPage
+from sleuth.tools.corpus.chunking import chunk_text
+from sleuth.tools.corpus.lexical import LexicalIndex, build_lexical_index, snapshot_generation
+from sleuth.tools.corpus.local_corpus import LocalCorpus
+from sleuth.tools.corpus.store import ChunkRow, NewDocument
+from sleuth.tools.db.connection import open_duckdb
+from sleuth.tools.records import Chunk, content_hash, short_id
+from sleuth.tools.web.page_cache import format_timestamp, parse_timestamp
+from sleuth.tools.web.pages import FetchedPage
 
 log = structlog.get_logger(__name__)
 
@@ -54,14 +54,14 @@ class WebCorpus:
         self,
         corpus: LocalCorpus,
         *,
-        chunk_chars: int = 1000,
-        overlap_chars: int = 150,
+        max_chars: int,
+        overlap_chars: int,
         max_chunks_per_page: int | None = None,
     ) -> None:
         """``max_chunks_per_page`` indexes only a page's first chunks (embedding runs at ~14 chunks/s on
         2 cores, so a 100 KB text page costs ~8 s); the stored text stays whole and spans stay exact."""
         self.corpus = corpus
-        self.chunk_chars = chunk_chars
+        self.max_chars = max_chars
         self.overlap_chars = overlap_chars
         self.max_chunks_per_page = max_chunks_per_page
         self.lexical_path = corpus.data_dir / "lexical-web"
@@ -110,7 +110,7 @@ class WebCorpus:
             if previous is not None and previous.raw_hash == page.body_hash and previous.status == "indexed":
                 continue
             chunks = chunk_text(
-                doc_id, page.text, max_chars=self.chunk_chars, overlap_chars=self.overlap_chars
+                doc_id, page.text, max_chars=self.max_chars, overlap_chars=self.overlap_chars
             )[: self.max_chunks_per_page]
             if chunks:
                 fresh[doc_id] = (page, chunks)

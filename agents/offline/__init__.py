@@ -1,0 +1,1 @@
+"""The offline engine: a rule-based ``ChatModel`` for every research task, with extractive writing."""

@@ -1,0 +1,1 @@
+"""The ``sleuth`` command line: one module per command group, one console module."""

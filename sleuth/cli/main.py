@@ -1,0 +1,205 @@
+"""The `sleuth` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sleuth import __version__
+from sleuth.cli.chat import register as register_chat
+from sleuth.cli.console import err, fail, out, run_guarded
+from sleuth.cli.evals import register as register_eval
+from sleuth.cli.options import DataDirOpt
+from sleuth.cli.research import register as register_research
+from sleuth.cli.schedule import register as register_schedule
+from sleuth.logs import configure_logging
+from sleuth.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="sleuth",
+    help=(
+        "Sleuth: deep research over your own documents (and the web), with citations that resolve to the "
+        'exact passage.\n\nStart with `sleuth ingest PATH...` to add documents, then `sleuth search "..."`. '
+        "Everything works offline by default; configure an LLM or embeddings endpoint in sleuth.toml or "
+        "SLEUTH_* variables (see `sleuth config`)."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
+    return load_settings(data_dir=data_dir, **overrides)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug).")
+    ] = 0,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Structured JSON logs on stderr.")] = False,
+) -> None:
+    configure_logging(["error", "info", "debug"][min(verbose, 2)], json_logs=log_json)
+
+
+@app.command()
+def version() -> None:
+    """Print Sleuth's version."""
+    out.print(f"sleuth {__version__}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (recursive): .md .txt .html .pdf")
+    ] = None,
+    sample: Annotated[bool, typer.Option("--sample", help="Also ingest the bundled sample corpus.")] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove documents whose files no longer exist.")
+    ] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Add or update documents in the local corpus.
+
+    Unchanged files are skipped, changed files replace their chunks, unreadable files are listed with a
+    one-line reason and the rest of the ingest goes on.
+
+    Examples: `sleuth ingest ~/notes`, `sleuth ingest --sample`, `sleuth ingest docs/ --prune`.
+    """
+    from sleuth.wiring import SAMPLE_CORPUS, ingest_paths
+
+    targets = list(paths or []) + ([SAMPLE_CORPUS] if sample else [])
+    if not targets and not prune:
+        fail("nothing to ingest: give one or more PATHs, or --sample for the bundled sample corpus")
+    settings = run_guarded(_settings, data_dir)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("scanning", total=None)
+
+        def on_progress(event: str, fields: dict) -> None:
+            if event == "scan":
+                bar.update(task, total=fields["total"], description="ingesting")
+            elif event == "file":
+                bar.advance(task)
+            elif event == "index":
+                bar.update(task, description="building search index")
+
+        report = run_guarded(ingest_paths, settings, targets, prune=prune, progress=on_progress)
+    out.print(
+        f"Ingested into {settings.data_dir}: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {len(report.skipped)} skipped, {report.pruned} pruned "
+        f"({report.chunks} chunks embedded in {report.seconds:.1f} s)"
+    )
+    if any(report.repaired.values()):
+        out.print(f"Repaired an interrupted earlier run: {report.repaired}")
+    for path, reason in report.skipped:
+        out.print(f"  [yellow]skipped[/yellow] {escape(path)}: {escape(reason)}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", "--top", min=1, max=200, help="How many passages.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print passages as JSON.")] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Hybrid search (BM25 + dense embeddings, fused by normalised scores) over the local corpus."""
+    from sleuth.wiring import open_corpus
+
+    settings = run_guarded(_settings, data_dir)
+    corpus = run_guarded(open_corpus, settings)
+    passages = run_guarded(corpus.search, query, k)
+    if as_json:
+        out.print_json(json.dumps([p.to_dict() for p in passages]))
+        return
+    if not passages:
+        out.print("No matching passages. Is the corpus empty? Try `sleuth ingest --sample`.")
+        return
+    for i, p in enumerate(passages, start=1):
+        snippet = " ".join(p.text.split())[:280]
+        lex = f"{p.lexical_score:.2f}" if p.lexical_score is not None else "-"
+        den = f"{p.dense_score:.3f}" if p.dense_score is not None else "-"
+        out.print(
+            f"[bold][{i}] {escape(p.title)}[/bold]  [dim]{escape(p.source)} chars {p.start}-{p.end}[/dim]"
+        )
+        out.print(f"    [dim]fused {p.score:.4f} · bm25 {lex} · cosine {den} · chunk {p.chunk_id}[/dim]")
+        out.print(f"    {escape(snippet)}{'…' if len(p.text) > 280 else ''}")
+
+
+@app.command()
+def status(data_dir: DataDirOpt = None) -> None:
+    """Show the data directory, corpus size, embedding model and LLM engine."""
+    from sleuth.wiring import open_corpus
+
+    settings = run_guarded(_settings, data_dir)
+    corpus = run_guarded(open_corpus, settings)
+    stats = corpus.store.stats()
+    table = Table(show_header=False, box=None)
+    table.add_row("data dir", str(settings.data_dir))
+    table.add_row("documents", str(stats["documents"]))
+    table.add_row("chunks", f"{stats['chunks']} ({corpus.vectors.count()} vectors)")
+    table.add_row("embeddings", f"{corpus.embedder.name} ({corpus.embedder.dim}-d)")
+    table.add_row(
+        "engine", f"LLM {settings.llm_model}" if settings.llm_model else "offline engine (no LLM configured)"
+    )
+    out.print(table)
+
+
+@app.command()
+def doctor(data_dir: DataDirOpt = None) -> None:
+    """Check that the database, vector index and BM25 index agree, and repair them if not.
+
+    Needed only after a crash or `kill -9` mid-ingest (ingest also runs a quick check itself).
+    """
+    from sleuth.wiring import open_corpus
+
+    settings = run_guarded(_settings, data_dir)
+    corpus = run_guarded(open_corpus, settings)
+    repaired = run_guarded(corpus.check_consistency, full=True)
+    corpus.rebuild_lexical()
+    if any(repaired.values()):
+        out.print(f"Repaired: {repaired}")
+    else:
+        out.print("OK: documents, chunks, vectors and the BM25 index are consistent.")
+
+
+@app.command()
+def reindex(data_dir: DataDirOpt = None) -> None:
+    """Re-embed every chunk with the configured embedding model (after changing the model)."""
+    from sleuth.wiring import reindex as do_reindex
+
+    settings = run_guarded(_settings, data_dir)
+    n = run_guarded(do_reindex, settings)
+    out.print(f"Re-embedded {n} chunks.")
+
+
+@app.command("config")
+def show_config(data_dir: DataDirOpt = None) -> None:
+    """Show the effective configuration and where each setting can be changed."""
+    from sleuth.settings import config_file_path
+
+    settings = run_guarded(_settings, data_dir)
+    out.print(f"config file: {config_file_path() or '(none: ./sleuth.toml or ~/.config/sleuth/sleuth.toml)'}")
+    for name, value in settings.model_dump().items():
+        shown = "***" if "api_key" in name and value else value
+        out.print(f"  {name} = {shown!s}    [dim]env SLEUTH_{name.upper()}[/dim]")
+
+
+register_chat(app)
+register_eval(app)
+register_research(app)
+register_schedule(app)

@@ -1,0 +1,93 @@
+"""The local corpus as one object: DuckDB store + Chroma vectors + BM25 snapshot + embedder.
+
+Searching touches only the snapshot and Chroma (no DuckDB connection), so it is fast and does not
+block other processes. The snapshot is rebuilt whenever the store's generation moved on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import structlog
+
+from sleuth.tools.corpus.hybrid import HybridSearch
+from sleuth.tools.corpus.lexical import LexicalIndex, build_lexical_index, index_text, snapshot_generation
+from sleuth.tools.corpus.store import CorpusStore
+from sleuth.tools.corpus.vectors import VectorIndex
+from sleuth.tools.protocols import Embedder
+from sleuth.tools.records import Passage
+
+log = structlog.get_logger(__name__)
+
+
+class LocalCorpus:
+    def __init__(self, data_dir: Path, embedder: Embedder) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
+        self.embedder = embedder
+        self.store = CorpusStore(data_dir / "sleuth.duckdb")
+        self.vectors = VectorIndex(data_dir / "chroma", model_name=embedder.name, dim=embedder.dim)
+        self.lexical_path = data_dir / "lexical"
+        self._lexical: LexicalIndex | None = None
+        if snapshot_generation(self.lexical_path) != self.store.generation():
+            self.rebuild_lexical()
+
+    # --- search (SearchBackend) -----------------------------------------------------------
+    def search(self, query: str, k: int = 10) -> list[Passage]:
+        return HybridSearch(self.lexical(), self.vectors, self.embedder).search(query, k)
+
+    def lexical(self) -> LexicalIndex:
+        """The current snapshot, reloaded when another process (or an ingest here) replaced it."""
+        if self._lexical is None or snapshot_generation(self.lexical_path) != self._lexical.generation:
+            self._lexical = LexicalIndex(self.lexical_path)
+        return self._lexical
+
+    def get_passage(self, chunk_id: str) -> Passage | None:
+        ix = self.lexical()
+        row_index = ix.row_of.get(chunk_id)
+        if row_index is None:
+            return None
+        return ix.row(row_index).to_passage()
+
+    def document_text(self, doc_id: str) -> str | None:
+        return self.store.document_text(doc_id)
+
+    # --- maintenance ----------------------------------------------------------------------
+    def rebuild_lexical(self) -> None:
+        generation = self.store.generation()
+        rows = self.store.chunk_rows(origin="local")  # web pages have their own snapshot (tools/web)
+        build_lexical_index(self.lexical_path, rows, generation)
+        log.info("lexical.rebuilt", chunks=len(rows), generation=generation)
+
+    def embed_documents(self, doc_ids: list[str]) -> int:
+        """(Re-)embed every chunk of these documents from the store and mark them indexed."""
+        rows = self.store.chunk_rows(doc_ids)
+        vectors = self.embedder.embed([index_text(r.title, r.text) for r in rows]) if rows else None
+        self.vectors.delete_documents(doc_ids)
+        if vectors is not None:
+            self.vectors.add([r.chunk_id for r in rows], vectors, [r.doc_id for r in rows])
+        self.store.mark_indexed(doc_ids)
+        return len(rows)
+
+    def check_consistency(self, *, full: bool) -> dict[str, int]:
+        """Repair DuckDB/Chroma drift left by a killed process. ``full`` compares every id."""
+        repaired = {"pending_documents": 0, "orphan_vectors": 0, "missing_vectors": 0}
+        pending = self.store.pending_doc_ids()
+        if pending:
+            self.embed_documents(pending)
+            repaired["pending_documents"] = len(pending)
+        indexed = self.store.indexed_chunk_ids() if full else None
+        if not full and self.vectors.count() != self.store.stats()["chunks"]:
+            indexed = self.store.indexed_chunk_ids()
+        if indexed is not None:
+            in_chroma = self.vectors.ids()
+            orphans = sorted(in_chroma - indexed)
+            self.vectors.delete_ids(orphans)
+            missing = indexed - in_chroma
+            if missing:
+                docs = sorted({r.doc_id for r in self.store.chunk_rows() if r.chunk_id in missing})
+                self.embed_documents(docs)
+            repaired.update(orphan_vectors=len(orphans), missing_vectors=len(missing))
+        if any(repaired.values()):
+            log.warning("corpus.repaired", **repaired)
+        return repaired

@@ -1,0 +1,102 @@
+"""Research runs recorded in DuckDB: question, engine, timings, LLM calls, tokens, report path, outcome.
+
+One row per run id (the checkpoint thread id), so resuming a killed run updates its row instead of
+adding one. Connections are short-lived (sleuth.tools.db.connection) because DuckDB allows one writing process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sleuth.tools.db.connection import open_duckdb
+from sleuth.tools.db.migrations import migrate
+
+_COLUMNS = (
+    "run_id",
+    "question",
+    "engine",
+    "started_at",
+    "ended_at",
+    "status",
+    "attempts",
+    "llm_calls",
+    "tokens",
+    "claims_total",
+    "claims_supported",
+    "report_path",
+    "report_format",
+    "stop_reason",
+    "error",
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    status: str
+    llm_calls: int = 0
+    tokens: int = 0
+    claims_total: int = 0
+    claims_supported: int = 0
+    report_path: str | None = None
+    report_format: str | None = None
+    stop_reason: str | None = None
+    error: str | None = None
+
+
+class RunLog:
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        migrate(db_path)
+
+    def started(self, run_id: str, question: str, engine: str) -> None:
+        """Record a run starting, or a resume of an earlier one (attempts + 1, status back to running)."""
+        with open_duckdb(self.db_path) as con:
+            con.execute(
+                "INSERT INTO research_runs (run_id, question, engine, started_at, status, attempts) "
+                "VALUES (?, ?, ?, ?, 'running', 1) ON CONFLICT (run_id) DO UPDATE SET "
+                "status = 'running', attempts = research_runs.attempts + 1, ended_at = NULL, error = NULL",
+                [run_id, question, engine, _now()],
+            )
+
+    def finished(self, run_id: str, outcome: RunOutcome) -> None:
+        with open_duckdb(self.db_path) as con:
+            con.execute(
+                "UPDATE research_runs SET ended_at = ?, status = ?, llm_calls = ?, tokens = ?, "
+                "claims_total = ?, claims_supported = ?, report_path = ?, report_format = ?, "
+                "stop_reason = ?, error = ? "
+                "WHERE run_id = ?",
+                [
+                    _now(),
+                    outcome.status,
+                    outcome.llm_calls,
+                    outcome.tokens,
+                    outcome.claims_total,
+                    outcome.claims_supported,
+                    outcome.report_path,
+                    outcome.report_format,
+                    outcome.stop_reason,
+                    outcome.error,
+                    run_id,
+                ],
+            )
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        with open_duckdb(self.db_path) as con:
+            row = con.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM research_runs WHERE run_id = ?", [run_id]
+            ).fetchone()
+        return dict(zip(_COLUMNS, row, strict=True)) if row else None
+
+    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
+        with open_duckdb(self.db_path) as con:
+            rows = con.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM research_runs ORDER BY started_at DESC LIMIT ?", [limit]
+            ).fetchall()
+        return [dict(zip(_COLUMNS, row, strict=True)) for row in rows]

@@ -1,0 +1,1 @@
+"""HTTP policy shared by every adapter that talks to a server: the one retry policy."""
