@@ -49,11 +49,12 @@ def test_sleuth_installs_beside_openai_agents_in_a_fresh_venv(tmp_path: Path) ->
     run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip", cwd=tmp_path)
     run(python, "-m", "pip", "install", "--quiet", str(ROOT), "openai-agents", cwd=tmp_path)
     check = (
-        "import agents, sleuth.agents.planner, sleuth.tools.corpus.store, sleuth.graphs.research\n"
+        "import agents, sleuth.agents.planner, sleuth.tools.corpus.extract, sleuth.graphs.research\n"
+        "import sleuth.cli.main, sleuth.research_app\n"
         "from sleuth.prompts import load_prompt\n"
         "assert hasattr(agents, 'Agent') and hasattr(agents, 'Runner'), agents.__file__\n"
         "assert agents.__file__.endswith('site-packages/agents/__init__.py'), agents.__file__\n"
-        "assert load_prompt('planner').id == 'planner@v1'\n"
+        "assert load_prompt('planner').id == 'planner@v2' and load_prompt('writer@v1').text\n"
         "import importlib.util as u\n"
         "assert all(u.find_spec(n) is None for n in ('tools', 'graphs', 'prompts', 'evals'))\n"
         "print('ok')\n"
