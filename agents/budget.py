@@ -38,6 +38,9 @@ class ResearchLimits:
     relevance_min_cosine: float
     relevance_min_score_ratio: float
     support_threshold: float
+    grounding_min_coverage: float
+    llm_context_tokens: int
+    llm_max_output_tokens: int
 
 
 def usage_totals(records: list[Mapping[str, Any]]) -> tuple[int, int]:
@@ -63,6 +66,10 @@ class Ledger:
         calls, tokens = usage_totals(records)
         with self._lock:
             self.calls, self.tokens = max(self.calls, calls), max(self.tokens, tokens)
+
+    def seconds_left(self) -> float:
+        """Wall time left in the budget (never negative)."""
+        return max(0.0, self.limits.max_wall_s - (self.clock() - self.started))
 
     def exhausted(self) -> str | None:
         """Why the run must stop now, or None while every budget has room."""

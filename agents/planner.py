@@ -12,24 +12,45 @@ from typing import Any
 
 from sleuth.agents.common import NEW_TURN, event, usage_of
 from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.offline.engine import question_parts
 from sleuth.agents.schemas import PlannedSubQuestion, PlanOutput
 from sleuth.agents.structured import call_structured
-from sleuth.agents.textmatch import coverage
+from sleuth.agents.textmatch import content_terms, coverage
 from sleuth.tools.errors import BudgetExceeded, SleuthError
 
 MAX_QUESTION_CHARS = 2000
 RECALL_MIN_COVERAGE = 0.5  # share of a new sub-question's terms a gathered passage must mention
+NEAR_DUPLICATE_JACCARD = 0.75  # sub-questions sharing this share of their terms ask the same thing
+
+
+def near_duplicate(a: str, b: str) -> bool:
+    """Do two sub-questions ask the same thing in other words: the same question word, and most of their
+    terms shared or one's terms all in the other, which adds at most one ("What is BM25?", "What is the
+    BM25 ranking?")?"""
+    if a.split()[:1] != b.split()[:1]:
+        return False  # "What is X?" and "When does X help?" ask different things of one subject
+    terms_a = set(content_terms(a, drop_question_words=True))
+    terms_b = set(content_terms(b, drop_question_words=True))
+    if not terms_a or not terms_b:
+        return a.lower().rstrip("?") == b.lower().rstrip("?")
+    small, large = sorted((terms_a, terms_b), key=len)
+    if small <= large and len(large - small) <= 1:
+        return True
+    return len(terms_a & terms_b) / len(terms_a | terms_b) >= NEAR_DUPLICATE_JACCARD
+
+
+def plan_size(question: str, limit: int) -> int:
+    """How many sub-questions a question warrants: its parts (clauses, compared items and their
+    comparison), plus one for a step the parts do not show (a multi-hop bridge), within ``limit``."""
+    return min(limit, len(question_parts(question)) + 1)
 
 
 def build_plan(planned: list[PlannedSubQuestion], limit: int, first: int = 1) -> list[dict[str, Any]]:
-    """Number the sub-questions sq<first>.., dropping repeats (case and spacing ignored)."""
+    """Number the sub-questions sq<first>.., dropping repeats and near-duplicates."""
     plan: list[dict[str, Any]] = []
-    seen: set[str] = set()
     for item in planned:
         text = " ".join(item.question.split())
-        key = text.lower().rstrip("?")
-        if key and key not in seen and len(plan) < limit:
-            seen.add(key)
+        if text and len(plan) < limit and not any(near_duplicate(text, sq["question"]) for sq in plan):
             plan.append({"id": f"sq{first + len(plan)}", "question": text, "needs": item.needs.strip()})
     return plan
 
@@ -89,7 +110,7 @@ def plan_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
     except BudgetExceeded as e:
         planned, usage, stop_reason = [PlannedSubQuestion(question=question)], usage_of(e), e.reason
     first = len(state.get("status", {})) + 1
-    plan = build_plan(planned, deps.limits.max_sub_questions, first) or build_plan(
+    plan = build_plan(planned, plan_size(question, deps.limits.max_sub_questions), first) or build_plan(
         [PlannedSubQuestion(question=question)], 1, first
     )
     update = {

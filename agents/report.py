@@ -102,6 +102,28 @@ def _section(sq: Mapping[str, Any], state: Mapping[str, Any], table: SourceTable
     return section
 
 
+def usage_summary(records: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """What the turn's model calls cost and where the time went: calls, tokens, seconds per task, how
+    many answers needed the repair re-ask or ran without ``json_schema``, passages left out to fit."""
+    calls, tokens = usage_totals(records)
+    paid = [r for r in records if r.get("model") not in FREE_MODELS]
+    seconds: dict[str, float] = {}
+    for record in paid:
+        seconds[record["task"]] = round(
+            seconds.get(record["task"], 0.0) + float(record.get("seconds", 0.0)), 1
+        )
+    return {
+        "llm_calls": calls,
+        "tokens": tokens,
+        "seconds_by_task": seconds,
+        "repairs": sum(1 for r in paid if r.get("repair")),
+        "without_json_schema": sum(
+            1 for r in paid if r.get("structured_output") not in (None, "json_schema")
+        ),
+        "evidence_dropped": sum(int(r.get("evidence_dropped", 0)) for r in paid if not r.get("repair")),
+    }
+
+
 def verification_summary(claims: list[Mapping[str, Any]]) -> dict[str, int]:
     counts = {
         v: sum(1 for c in claims if c["verdict"] == v) for v in ("supported", "unsupported", "contradicted")
@@ -114,11 +136,12 @@ def build_report(state: Mapping[str, Any], deps: ResearchDeps | None = None) -> 
     sections = [_section(sq, state, table) for sq in state.get("plan", [])]
     in_plan = {sq["id"] for sq in state.get("plan", [])}  # this turn's sections, not earlier turns'
     all_claims = [c for sq_id, items in state.get("claims", {}).items() if sq_id in in_plan for c in items]
-    conflicts = [
-        _claim_view(c, table) for c in all_claims if c["verdict"] == "contradicted" or c.get("conflicts")
+    conflicts = [  # a dropped claim is listed once, under dropped claims
+        _claim_view(c, table)
+        for c in all_claims
+        if c["verdict"] == "contradicted" or (c["verdict"] == "supported" and c.get("conflicts"))
     ]
     dropped = [_claim_view(c, table) for c in all_claims if c["verdict"] == "unsupported"]
-    calls, tokens = usage_totals(turn_usage(state))
     engine = str(state.get("engine", ""))
     return {
         "question": state.get("question", ""),
@@ -133,7 +156,7 @@ def build_report(state: Mapping[str, Any], deps: ResearchDeps | None = None) -> 
         "dropped_claims": dropped,
         "sources": table.sources(),
         "verification": verification_summary(all_claims),
-        "usage": {"llm_calls": calls, "tokens": tokens},
+        "usage": usage_summary(turn_usage(state)),
         "web": web_summary(state, deps.web.mode if deps is not None and deps.web is not None else "off"),
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -19,14 +20,17 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from sleuth.agents.budget import Ledger
+from sleuth.agents.context_fit import fit_inputs
 from sleuth.prompts import Prompt, load_prompt
-from sleuth.tools.errors import BudgetExceeded, OutputInvalid
+from sleuth.tools.errors import BudgetExceeded, ModelUnavailable, OutputInvalid
 from sleuth.tools.llm import ChatModel, ChatRequest, ChatResponse
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
 
+# Room in the context for the schema that a json_object server is given in the system message.
+SCHEMA_ALLOWANCE = 400
 REPAIR_INSTRUCTION = (
     "Your previous reply was not valid for the required JSON schema.\nError: {error}\n"
     "Reply again with only the corrected JSON object, nothing else."
@@ -115,13 +119,18 @@ def parse_output(text: str, schema: type[T]) -> T:
     return schema.model_validate_json(candidate)
 
 
-def usage_record(task: str, prompt_id: str, response: ChatResponse, model_name: str) -> dict[str, Any]:
+def usage_record(
+    task: str, prompt_id: str, response: ChatResponse, model_name: str, **measured: Any
+) -> dict[str, Any]:
+    """One model call in the run record. ``measured``: seconds, repair (this was the repair re-ask),
+    structured_output (how the schema was enforced), evidence_dropped (to fit the context window)."""
     return {
         "task": task,
         "prompt_id": prompt_id,
         "model": model_name,
         "prompt_tokens": response.usage.prompt_tokens,
         "completion_tokens": response.usage.completion_tokens,
+        **measured,
     }
 
 
@@ -142,6 +151,10 @@ def call_structured(
     and OutputInvalid after a failed repair, both with the ``usage`` records of the calls already made.
     ``prompt``: a prompt name (default: the task's), or a loaded ``Prompt`` from elsewhere."""
     loaded = prompt if isinstance(prompt, Prompt) else load_prompt(prompt or task)
+    budget = ledger.limits.llm_context_tokens - ledger.limits.llm_max_output_tokens - SCHEMA_ALLOWANCE
+    inputs, dropped = fit_inputs(inputs, lambda value: render_messages(task, loaded.text, value), budget)
+    if dropped:
+        log.warning("llm.evidence_dropped", task=task, passages=dropped, context_tokens=budget)
     messages = render_messages(task, loaded.text, inputs)
     records: list[dict[str, Any]] = []
     error = ""
@@ -150,10 +163,30 @@ def call_structured(
             ledger.reserve(model.name)
         except BudgetExceeded as e:
             raise BudgetExceeded(e.reason, records) from e
-        request = ChatRequest(task=task, messages=messages, schema=schema, prompt_id=loaded.id)
-        response = model.complete(request)
+        request = ChatRequest(
+            task=task, messages=messages, schema=schema, prompt_id=loaded.id, timeout_s=ledger.seconds_left()
+        )
+        started = time.perf_counter()
+        try:
+            response = model.complete(request)
+        except ModelUnavailable as e:
+            wall = ledger.exhausted()
+            if wall is not None:  # the call ran into the end of the wall budget
+                raise BudgetExceeded(wall, records) from e
+            raise
         ledger.record(model.name, response.usage.prompt_tokens, response.usage.completion_tokens)
-        records.append(usage_record(task, loaded.id, response, model.name))
+        records.append(
+            usage_record(
+                task,
+                loaded.id,
+                response,
+                model.name,
+                seconds=round(time.perf_counter() - started, 3),
+                repair=attempt == "repair",
+                structured_output=response.structured_output,
+                evidence_dropped=dropped,
+            )
+        )
         try:
             return StructuredResult(parse_output(response.text, schema), records)
         except (ValidationError, ValueError) as e:

@@ -1,8 +1,10 @@
 """Verifier node: a verdict for every new claim against the passages it cites.
 
+Whatever the model says, a claim its cited passages do not contain is unsupported (agents/grounding.py).
 Sections with unsupported claims (or with no claim at all) become gaps that get another research round
-while iterations and budget remain; the rest are final. Contradicted claims are kept for the report's
-conflicts section instead of being hidden.
+while iterations and budget remain, and the round brought the section new evidence: a round that found
+nothing new ends that section's loop. Contradicted claims are kept for the report's conflicts section
+instead of being hidden.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from sleuth.agents.common import RefTable, event, section_evidence, stopped_by
 from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.grounding import grounding_gap
 from sleuth.agents.schemas import ClaimVerdict, VerdictsOutput
 from sleuth.agents.structured import call_structured
 from sleuth.tools.errors import BudgetExceeded
@@ -33,20 +36,44 @@ def verifier_inputs(
     return {"claims": claims, "evidence": items}, refs
 
 
-def apply_verdict(claim: dict[str, Any], verdict: ClaimVerdict | None, refs: RefTable) -> dict[str, Any]:
+def apply_verdict(
+    claim: dict[str, Any],
+    verdict: ClaimVerdict | None,
+    refs: RefTable,
+    evidence: Mapping[str, Mapping[str, Any]],
+    min_coverage: float,
+) -> dict[str, Any]:
     if verdict is None:
         return {
             **claim,
             "verdict": "unsupported",
             "reason": "the verifier returned no verdict for this claim",
         }
-    conflicts = [refs.chunk_of[r] for r in verdict.conflicting_refs if r in refs.chunk_of]
+    own = set(claim["citations"])  # a claim does not conflict with its own source
+    conflicts = [
+        refs.chunk_of[r] for r in verdict.conflicting_refs if refs.chunk_of.get(r) not in (None, *own)
+    ]
+    if verdict.verdict == "supported":
+        gap = grounding_gap(
+            claim["text"], [evidence[c]["text"] for c in claim["citations"] if c in evidence], min_coverage
+        )
+        if gap is not None:
+            return {**claim, "verdict": "unsupported", "reason": f"not grounded: {gap}", "conflicts": []}
     return {**claim, "verdict": verdict.verdict, "reason": verdict.reason, "conflicts": conflicts}
 
 
-def next_status(sq: Mapping[str, Any], claims: list[dict[str, Any]], may_retry: bool) -> dict[str, Any]:
+def found_new_evidence(evidence: Mapping[str, Mapping[str, Any]], sq_id: str, round_: int) -> bool:
+    """Did round ``round_`` add a passage to this section (the first round always counts)?"""
+    return round_ <= 1 or any(
+        p.get("round") == round_ and sq_id in p.get("sub_questions", ()) for p in evidence.values()
+    )
+
+
+def next_status(
+    sq: Mapping[str, Any], claims: list[dict[str, Any]], may_retry: bool, new_evidence: bool = True
+) -> dict[str, Any]:
     unsupported = [c["text"] for c in claims if c["verdict"] == "unsupported"]
-    if may_retry and (unsupported or not claims):
+    if may_retry and new_evidence and (unsupported or not claims):
         return {"status": "gap", "missing": unsupported or [sq["question"]]}
     return {"status": "verified"}
 
@@ -54,6 +81,7 @@ def next_status(sq: Mapping[str, Any], claims: list[dict[str, Any]], may_retry: 
 def verify_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
     sections = {sq_id: list(items) for sq_id, items in state.get("claims", {}).items()}
     pending = [c for items in sections.values() for c in items if c["verdict"] is None]
+    evidence = state.get("evidence", {})
     ledger, usage = deps.ledger(state), []
     if pending:
         inputs, refs = verifier_inputs(state, pending, deps.limits.max_evidence_per_section)
@@ -67,7 +95,10 @@ def verify_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         usage, verdicts = result.usage, {v.claim_id: v for v in result.value.verdicts}
         sections = {
             sq_id: [
-                apply_verdict(c, verdicts.get(c["id"]), refs) if c["verdict"] is None else c for c in items
+                apply_verdict(c, verdicts.get(c["id"]), refs, evidence, deps.limits.grounding_min_coverage)
+                if c["verdict"] is None
+                else c
+                for c in items
             ]
             for sq_id, items in sections.items()
         }
@@ -78,7 +109,12 @@ def verify_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         for sq in state.get("plan", [])
         if state.get("status", {}).get(sq["id"], {}).get("status") == "written"
     ]
-    status = {sq["id"]: next_status(sq, sections.get(sq["id"], []), may_retry) for sq in written}
+    status = {
+        sq["id"]: next_status(
+            sq, sections.get(sq["id"], []), may_retry, found_new_evidence(evidence, sq["id"], iteration)
+        )
+        for sq in written
+    }
     gaps = sorted(sq_id for sq_id, s in status.items() if s["status"] == "gap")
     verdict_counts: dict[str, int] = {}
     for claim in pending:

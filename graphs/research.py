@@ -47,16 +47,40 @@ from sleuth.agents.verifier import verify_node
 from sleuth.agents.web import web_node
 from sleuth.agents.writer import write_node
 from sleuth.graphs.state import BranchOutput, BranchState, ResearchInput, ResearchState
+from sleuth.tools.errors import ModelError, ModelUnavailable
 
 NodeFn = Callable[[Mapping[str, Any], ResearchDeps], dict[str, Any]]
 OPEN_STATUSES = ("open", "gap")
+STEP_NAMES = {
+    "plan_node": "planner",
+    "rewrite_node": "rewriter",
+    "write_node": "writer",
+    "verify_node": "verifier",
+}
+STEP_NAMES |= {
+    "decide_node": "decide",
+    "retrieve_node": "retriever",
+    "web_node": "web",
+    "finalize_node": "finalize",
+}
 
 
 def _node(fn: NodeFn, deps: ResearchDeps) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-    """Bind deps to a node function and publish its trace events on the custom stream."""
+    """Bind deps to a node function and publish its trace events on the custom stream.
+
+    A model error in a node (a refused request, a context overflow, output that stayed invalid) ends the
+    run with a partial report that names it; an endpoint that cannot answer at all (``ModelUnavailable``)
+    stops the run instead, to be resumed from its checkpoint once the endpoint is back."""
+    name = STEP_NAMES.get(fn.__name__, fn.__name__)
 
     def run(state: Mapping[str, Any]) -> dict[str, Any]:
-        update = fn(state, deps)
+        try:
+            update = fn(state, deps)
+        except ModelUnavailable:
+            raise
+        except ModelError as e:
+            reason = f"the {name} step failed: {e}"
+            update = {"stop_reason": reason, "trace": [event(name, failed=True, reason=reason)]}
         write = get_stream_writer()
         for entry in update.get("trace", []):
             write({"event": "node", **entry})

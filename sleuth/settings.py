@@ -92,7 +92,18 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str | None = None
-    llm_timeout_s: float = Field(default=120.0, gt=0)
+    # A timed-out call is not retried (the server goes on computing it), so the timeout is generous; the
+    # run's wall budget bounds every call as well.
+    llm_timeout_s: float = Field(default=300.0, gt=0, description="seconds one LLM call may take")
+    llm_max_concurrency: int = Field(
+        default=1,
+        ge=1,
+        description="LLM calls in flight per endpoint (1 suits llama.cpp; vLLM/APIs take more)",
+    )
+    llm_max_output_tokens: int = Field(default=1024, ge=16, description="max_tokens sent with every call")
+    llm_context_tokens: int = Field(
+        default=8192, ge=1024, description="the model's context window: prompts are fitted to it"
+    )
 
     # Research runs: budgets (hitting one ends the run with a partial report), the plan and evidence
     # sizes, the relevance cut-off and the offline engine's thresholds. agents.budget.ResearchLimits
@@ -100,7 +111,7 @@ class Settings(BaseSettings):
     max_iterations: int = Field(default=3, ge=1, description="research rounds: retrieve -> write -> verify")
     max_llm_calls: int = Field(default=40, ge=1)
     max_tokens: int = Field(default=200_000, ge=1)
-    max_wall_s: float = Field(default=600.0, gt=0)
+    max_wall_s: float = Field(default=900.0, gt=0, description="seconds a research turn may take")
     max_sub_questions: int = Field(default=6, ge=1, description="sub-questions a plan may have at most")
     passages_per_query: int = Field(default=8, ge=1)
     max_evidence_per_section: int = Field(default=10, ge=1, description="passages a section is written from")
@@ -116,6 +127,12 @@ class Settings(BaseSettings):
     relevance_min_cosine: float = Field(default=0.25, description="dense similarity a passage needs...")
     relevance_min_score_ratio: float = Field(
         default=0.3, ge=0, le=1, description="...and its fused score relative to the query's best hit"
+    )
+    grounding_min_coverage: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="a supported claim needs this share of its content words in its cited passages, any engine",
     )
     support_threshold: float = Field(
         default=0.6, gt=0, le=1, description="offline verifier: share of a claim's terms in the cited passage"

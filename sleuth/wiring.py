@@ -44,7 +44,12 @@ def make_chat_model(settings: Settings) -> ChatModel:
         return offline_engine(settings)
     api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     return OpenAIChatModel(
-        settings.llm_base_url, api_key, settings.llm_model, timeout_s=settings.llm_timeout_s
+        settings.llm_base_url,
+        api_key,
+        settings.llm_model,
+        timeout_s=settings.llm_timeout_s,
+        max_concurrency=settings.llm_max_concurrency,
+        max_output_tokens=settings.llm_max_output_tokens,
     )
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import structlog
 
+from sleuth.tools.llm.openai_chat import forget_endpoints
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -39,6 +41,13 @@ def _fresh_structlog() -> None:
     """CLI tests configure structlog with a level filter; later tests must see every event."""
     yield
     structlog.reset_defaults()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_endpoints() -> None:
+    """What one test's scripted server taught the LLM adapter (a downgrade) must not reach the next test,
+    whose server may reuse the port."""
+    forget_endpoints()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,10 @@ SleuthError
 │   └── StoreError         DuckDB / Chroma trouble
 │       ├── StoreBusy      another sleuth process holds the data directory
 │       └── EmbeddingMismatch  the vector collection was built with another embedding model
-├── ModelError             an LLM call failed
+├── ModelError             an LLM call failed (the node's step fails; the run ends with a partial report)
+│   ├── ModelUnavailable   the endpoint could not answer (down, timed out, overloaded, refused the key,
+│   │                      no such model): the run stops, resumable once the endpoint or its setting is
+│   │                      fixed
 │   └── OutputInvalid      structured output did not validate (after the one repair attempt)
 └── BudgetExceeded         a run hit one of its hard budgets
 """
@@ -57,6 +60,10 @@ class EmbeddingMismatch(StoreError):
 
 
 class ModelError(SleuthError):
+    pass
+
+
+class ModelUnavailable(ModelError):
     pass
 
 

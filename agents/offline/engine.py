@@ -83,21 +83,31 @@ def _comparison_items(question: str) -> tuple[list[str], str] | None:
     return None
 
 
-def plan(inputs: dict[str, Any], _rules: OfflineRules) -> dict[str, Any]:
-    question, limit = str(inputs["question"]), int(inputs["max_sub_questions"])
+def question_parts(question: str) -> list[str]:
+    """The question's parts as sub-questions: one per compared item then how they compare, or one per
+    clause (pronouns resolved to the first clause's subject)."""
     compared = _comparison_items(question)
     if compared:
         items, qualifier = compared
         subs = [_sentence(f"What are the strengths and weaknesses of {item}{qualifier}") for item in items]
-        subs = subs[: limit - 1] + [_sentence(f"How do {' and '.join(items)} compare{qualifier}")]
-    else:
-        parts = [p for p in _CLAUSE_SPLIT.split(question) if len(keywords(p)) >= 1]
-        subject = " ".join(keywords(parts[0], keep_case=True)[:3]) if parts else ""
-        subs = [_sentence(parts[0])] if parts else [_sentence(question)]
-        for part in parts[1:]:
-            subs.append(_sentence(_PRONOUN.sub(subject, part, count=1) if subject else part))
+        return [*subs, _sentence(f"How do {' and '.join(items)} compare{qualifier}")]
+    parts = [p for p in _CLAUSE_SPLIT.split(question) if len(keywords(p)) >= 1]
+    if not parts:
+        return [_sentence(question)]
+    subject = " ".join(keywords(parts[0], keep_case=True)[:3])
+    return [_sentence(parts[0])] + [
+        _sentence(_PRONOUN.sub(subject, part, count=1) if subject else part) for part in parts[1:]
+    ]
+
+
+def plan(inputs: dict[str, Any], _rules: OfflineRules) -> dict[str, Any]:
+    question, limit = str(inputs["question"]), int(inputs["max_sub_questions"])
+    subs = question_parts(question)
+    if len(subs) > limit and _comparison_items(question):
+        subs = [*subs[: limit - 1], subs[-1]]  # keep the comparison itself
+    subs = subs[:limit]
     needs = [f"passages about {', '.join(keywords(s)[:6])}" for s in subs]
-    return {"sub_questions": [{"question": s, "needs": n} for s, n in zip(subs, needs, strict=True)][:limit]}
+    return {"sub_questions": [{"question": s, "needs": n} for s, n in zip(subs, needs, strict=True)]}
 
 
 def decide(inputs: dict[str, Any], rules: OfflineRules) -> dict[str, Any]:

@@ -95,7 +95,26 @@ def render_markdown(report: Report) -> str:
     lines += [_source_line(source) for source in report["sources"]] or ["(none)"]
     lines += ["", *_web_lines(report.get("web"))]
     lines += [f"**Verification:** {verification_line(report)}", ""]
-    return "\n".join(lines)
+    cost = cost_line(report.get("usage", {}))
+    return "\n".join([*lines, cost, ""] if cost else lines)
+
+
+def cost_line(usage: Mapping[str, Any]) -> str:
+    """Calls, tokens and where the time went, when a model was called at all."""
+    if not usage.get("llm_calls"):
+        return ""
+    by_task = usage.get("seconds_by_task", {})
+    spent = ", ".join(f"{task} {seconds:g} s" for task, seconds in by_task.items())
+    line = (
+        f"**Cost:** {usage['llm_calls']} LLM calls, {usage['tokens']:,} tokens, {sum(by_task.values()):g} s"
+    )
+    line += f" ({spent})" if spent else ""
+    extras = []
+    if usage.get("repairs"):
+        extras.append(f"{usage['repairs']} answers needed a repair")
+    if usage.get("evidence_dropped"):
+        extras.append(f"{usage['evidence_dropped']} passages left out to fit the context window")
+    return line + (f"; {'; '.join(extras)}." if extras else ".")
 
 
 def render_json(report: Report) -> str:

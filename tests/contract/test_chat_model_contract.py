@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pydantic
 import pytest
 from structlog.testing import capture_logs
 
-from sleuth.tools.errors import ModelError
+from sleuth.tools.errors import ModelError, ModelUnavailable
 from sleuth.tools.llm import ChatModel, ChatRequest, OpenAIChatModel
 from tests.fakes.openai_server import (
     Reply,
@@ -148,18 +149,43 @@ def test_total_wait_cap_stops_retrying_before_max_attempts() -> None:
     assert len(srv.requests) == 2
 
 
-def test_timeout_is_retried_then_fails_fast_and_server_shuts_down() -> None:
+def test_a_timed_out_call_is_not_retried_while_the_server_may_still_compute_it() -> None:
     srv = scripted(Reply.slow(2.0, "too late"), Reply.slow(2.0, "too late")).__enter__()
     started = time.monotonic()
     try:
-        with pytest.raises(ModelError, match=r"timed out \(0.3 s per attempt\) after 2 attempts"):
-            model_for(srv, timeout_s=0.3, max_retries=2).complete(request())
-        assert time.monotonic() - started < 1.8  # gave up before the server would have answered
+        with pytest.raises(ModelUnavailable, match=r"timed out \(0.3 s per attempt\)$"):
+            model_for(srv, timeout_s=0.3, max_retries=3).complete(request())
+        assert time.monotonic() - started < 1.5  # gave up before the server would have answered
     finally:
         closing = time.monotonic()
         srv.close()
     assert time.monotonic() - closing < 1.0  # delayed handlers are cut short, not waited out
-    assert len(srv.requests) == 2
+    assert len(srv.requests) == 1  # no second copy queued behind the first
+
+
+def test_calls_to_one_endpoint_wait_for_a_slot_instead_of_piling_up_on_the_server() -> None:
+    with scripted(*[Reply.slow(0.3, f"answer {i}") for i in range(3)]) as srv:
+        model = model_for(srv, timeout_s=0.5, max_concurrency=1)
+        with ThreadPoolExecutor(3) as pool:
+            answers = sorted(pool.map(lambda _: model.complete(request()).text, range(3)))
+    # three 0.3 s answers one at a time take 0.9 s, longer than the 0.5 s timeout: only waiting for a free
+    # slot here (not on the server's queue) lets every call finish
+    assert answers == ["answer 0", "answer 1", "answer 2"]
+    assert srv.max_in_flight == 1
+
+
+def test_the_request_deadline_bounds_the_wait_and_max_tokens_is_sent() -> None:
+    with scripted(Reply.slow(1.0, "late")) as srv:
+        model = model_for(srv, timeout_s=30, max_output_tokens=256)
+        started = time.monotonic()
+        with pytest.raises(ModelUnavailable, match="timed out"):
+            model.complete(
+                ChatRequest(
+                    task="planner", messages=[{"role": "user", "content": "x"}], schema=None, timeout_s=0.2
+                )
+            )
+        assert time.monotonic() - started < 0.9
+    assert srv.requests[0].json["max_tokens"] == 256
 
 
 def test_rejected_json_schema_falls_back_to_json_object_and_stays_downgraded() -> None:

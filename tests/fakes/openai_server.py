@@ -146,6 +146,8 @@ class ScriptedOpenAIServer:
         self._responder = _responder(responder)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most chat completions this server computed at once
         self._httpd = LoopbackHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.scripted = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(
@@ -235,6 +237,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         request_json = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         owner = self._recorded(request_json)
+        with owner._lock:
+            owner.in_flight += 1
+            owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
+        try:
+            self._answer(owner, request_json)
+        finally:
+            with owner._lock:
+                owner.in_flight -= 1
+
+    def _answer(self, owner: ScriptedOpenAIServer, request_json: dict[str, Any]) -> None:
         if self.path.rstrip("/") != "/v1/chat/completions":
             return self._send(404, {"error": {"message": f"no route {self.path}"}})
         reply = owner._reply_for(request_json)

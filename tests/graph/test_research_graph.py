@@ -11,7 +11,7 @@ from sleuth.agents.relevance import is_relevant
 from sleuth.graphs.checkpoint import open_checkpointer, thread_config
 from sleuth.graphs.research import build_graph
 from sleuth.reports.render import render_markdown
-from sleuth.tools.errors import ModelError
+from sleuth.tools.errors import ModelError, ModelUnavailable
 from sleuth.tools.records import Passage
 from sleuth.wiring import limits_from_settings, offline_engine
 from tests.graph.helpers import (
@@ -60,7 +60,7 @@ def test_offline_run_cites_only_retrieved_passages_that_contain_each_claim() -> 
         f"**Verification:** {len(claims)} of {len(claims)} claims supported by their cited passages."
         in markdown
     )
-    assert report["usage"] == {"llm_calls": 0, "tokens": 0} and report["complete"]
+    assert (report["usage"]["llm_calls"], report["usage"]["tokens"]) == (0, 0) and report["complete"]
 
 
 def test_relevance_cutoff_needs_similarity_or_a_top_lexical_rank_and_an_on_topic_term() -> None:
@@ -198,7 +198,7 @@ def test_a_spent_call_budget_ends_the_run_with_a_partial_report_that_keeps_the_e
 
 def test_a_failed_run_resumes_from_its_checkpoint_without_redoing_finished_nodes(tmp_path) -> None:
     def broken_writer(request):
-        raise ModelError("LLM endpoint down")
+        raise ModelUnavailable("LLM endpoint down")
 
     responders = {
         "planner": plan_of("What is BM25?", "What is HyDE?"),
@@ -212,7 +212,7 @@ def test_a_failed_run_resumes_from_its_checkpoint_without_redoing_finished_nodes
         graph = build_graph(
             ResearchDeps(model=model, search=corpus, limits=limits_from_settings()), checkpointer=saver
         )
-        with pytest.raises(ModelError):
+        with pytest.raises(ModelUnavailable):
             graph.invoke({"question": "BM25 and HyDE"}, thread_config("t1"))
     assert [r.task for r in model.requests] == ["planner", "rewriter", "rewriter", "writer"]
     searches = len(corpus.queries)
@@ -233,3 +233,23 @@ def test_a_failed_run_resumes_from_its_checkpoint_without_redoing_finished_nodes
     ]
     assert len(corpus.queries) == searches  # no search was repeated
     assert state["report"]["complete"] and state["report"]["verification"]["supported"] == 2
+
+
+def test_a_model_error_in_one_node_leaves_a_partial_report_that_names_it() -> None:
+    def context_overflow(request):
+        raise ModelError("LLM endpoint http://x/v1 returned 400 Bad Request: context length exceeded")
+
+    responders = {
+        "planner": plan_of("What is BM25?"),
+        "rewriter": queries_from_question,
+        "writer": context_overflow,
+        "verifier": verdict_for_all("supported"),
+    }
+    state = build_graph(
+        ResearchDeps(model=ScriptedModel(responders), search=TinyCorpus(), limits=limits_from_settings())
+    ).invoke({"question": "What is BM25?"})
+    report = state["report"]
+    assert not report["complete"]
+    assert report["stop_reason"].startswith("the writer step failed: LLM endpoint http://x/v1 returned 400")
+    assert "the writer step failed" in render_markdown(report)
+    assert state["evidence"], "the evidence gathered before the failure is kept"

@@ -28,6 +28,7 @@ class ChatRequest:
     messages: list[dict[str, str]]  # rendered prompt, OpenAI chat format: all a model ever sees
     schema: type[pydantic.BaseModel] | None  # expected JSON output schema; None = free text
     prompt_id: str = ""  # e.g. "planner@v1", recorded in logs
+    timeout_s: float | None = None  # the most this call may take, queueing included (the run's wall budget)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class ChatResponse:
     text: str  # raw model output (JSON text when a schema was requested)
     usage: Usage
     model: str  # model name that answered
+    structured_output: str | None = None  # how the schema was enforced, when one was asked for
 
 
 @runtime_checkable

@@ -4,10 +4,15 @@
 agent layer's job.
 ``OpenAIChatModel`` speaks to any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp) with:
 
-- structured output as ``json_schema``, downgraded once to ``json_object`` + the schema in the system
-  message when the server rejects ``json_schema`` (llama-cpp-python answers HTTP 500); the downgrade sticks;
-- bounded retries (tenacity, exponential backoff with jitter, a cap on total wait) on 408/429/5xx,
-  timeouts and dropped connections, honouring ``Retry-After``; other statuses fail at once;
+- structured output as ``json_schema``, downgraded once to ``json_object`` + the schema (in the system
+  message, and as ``response_format.schema``, which llama.cpp's servers enforce by grammar) when the server
+  rejects ``json_schema`` (llama-cpp-python answers HTTP 500); the downgrade is remembered per endpoint;
+- at most ``max_concurrency`` calls in flight per endpoint: a local server answers one request at a time,
+  and a queued request must wait here for a slot, not time out on the server's queue;
+- bounded retries (the shared policy, tools/http/retry.py) on 408/429/5xx and dropped connections,
+  honouring ``Retry-After``; never on a timeout, since the server goes on computing a request its client
+  gave up on and a retry would queue a second copy behind it; other statuses fail at once;
+- ``max_tokens`` on every call, so an answer is bounded by more than the context;
 - every final failure translated into a one-line ``ModelError`` naming the endpoint and status.
 
 Logs carry task, prompt id, model, tokens and latency, never message contents or the API key.
@@ -26,7 +31,7 @@ import openai
 import structlog
 from tenacity import Retrying
 
-from sleuth.tools.errors import ModelError
+from sleuth.tools.errors import ModelError, ModelUnavailable
 from sleuth.tools.http.retry import RETRY_AFTER_CAP_S, RetryPolicy, retry_after_s
 from sleuth.tools.llm.chat_model import ChatRequest, ChatResponse, StructuredOutput, Usage
 from sleuth.tools.llm.client import openai_client, status_error_headers
@@ -46,13 +51,31 @@ class _StructuredOutputRejected(Exception):
         self.error = error
 
 
+_SLOTS: dict[str, threading.BoundedSemaphore] = {}  # endpoint -> its concurrency slots, shared per process
+_MODES: dict[tuple[str, str], StructuredOutput] = {}  # (endpoint, model) -> the structured output that works
+_REGISTRY_LOCK = threading.Lock()
+
+
+def forget_endpoints() -> None:
+    """Forget what was learnt about endpoints in this process (tests start each from a clean slate)."""
+    with _REGISTRY_LOCK:
+        _SLOTS.clear()
+        _MODES.clear()
+
+
+def _endpoint_slots(endpoint: str, size: int) -> threading.BoundedSemaphore:
+    with _REGISTRY_LOCK:
+        return _SLOTS.setdefault(endpoint, threading.BoundedSemaphore(size))
+
+
 class OpenAIChatModel:
     """A ``ChatModel`` over an OpenAI-compatible ``/chat/completions`` endpoint (sync client).
 
     ``max_retries`` is the total number of attempts per call (1 = no retry); waits between attempts grow
     from ``retry_wait_s[0]`` to ``retry_wait_s[1]`` with jitter, a server's ``Retry-After`` wins (capped at
     ``retry_after_cap_s``), and no call sleeps more than ``max_total_wait_s`` in all. ``temperature=None``
-    sends none (for models that only accept their default).
+    sends none (for models that only accept their default). ``max_concurrency`` bounds the calls in flight
+    to this endpoint from this process (the first model built for an endpoint sets it).
     """
 
     def __init__(
@@ -68,6 +91,8 @@ class OpenAIChatModel:
         retry_wait_s: tuple[float, float] = (0.5, 8.0),
         retry_after_cap_s: float = RETRY_AFTER_CAP_S,
         max_total_wait_s: float = 60.0,
+        max_concurrency: int = 1,
+        max_output_tokens: int | None = 1024,
     ) -> None:
         self._policy = RetryPolicy(
             max_attempts=max_retries,
@@ -78,10 +103,12 @@ class OpenAIChatModel:
         self._client = openai_client(base_url, api_key, timeout_s=timeout_s)
         self._model = model
         self._timeout_s = timeout_s
-        self._mode: StructuredOutput = structured_output
+        self._mode: StructuredOutput = _MODES.get((self.endpoint, model), structured_output)
         self._json_schema_confirmed = False
         self._mode_lock = threading.Lock()
         self._temperature = temperature
+        self._max_output_tokens = max_output_tokens
+        self._slots = _endpoint_slots(self.endpoint, max_concurrency)
 
     @property
     def name(self) -> str:
@@ -98,16 +125,27 @@ class OpenAIChatModel:
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         started = time.perf_counter()
-        mode = self._mode
+        if not self._slots.acquire(timeout=request.timeout_s):
+            raise ModelUnavailable(
+                f"no free slot at LLM endpoint {self.endpoint} within {request.timeout_s:g} s "
+                "(its other calls are still running)"
+            )
         try:
-            completion = self._create(request, mode)
-        except _StructuredOutputRejected as rejected:
-            self._downgrade(rejected.error)
+            timeout = (
+                None if request.timeout_s is None else request.timeout_s - (time.perf_counter() - started)
+            )
             mode = self._mode
-            completion = self._create(request, mode)
+            try:
+                completion = self._create(request, mode, timeout)
+            except _StructuredOutputRejected as rejected:
+                self._downgrade(rejected.error)
+                mode = self._mode
+                completion = self._create(request, mode, timeout)
+        finally:
+            self._slots.release()
         if mode == "json_schema" and request.schema is not None:
             self._json_schema_confirmed = True
-        response = self._to_response(completion)
+        response = self._to_response(completion, mode if request.schema is not None else None)
         log.info(
             "llm.call",
             task=request.task,
@@ -120,9 +158,11 @@ class OpenAIChatModel:
         )
         return response
 
-    def _create(self, request: ChatRequest, mode: StructuredOutput) -> Any:
+    def _create(self, request: ChatRequest, mode: StructuredOutput, timeout_s: float | None) -> Any:
         """One chat completion with retries; library errors become ``ModelError``."""
         kwargs = self._request_kwargs(request, mode)
+        if timeout_s is not None:
+            kwargs["timeout"] = max(0.001, min(self._timeout_s, timeout_s))
         attempts = 0
 
         def attempt() -> Any:
@@ -138,12 +178,19 @@ class OpenAIChatModel:
         try:
             return self._retrying(request.task)(attempt)
         except openai.OpenAIError as e:
-            raise ModelError(self._failure_reason(e, attempts)) from e
+            unavailable = (
+                _is_transient(e)
+                or isinstance(e, openai.APITimeoutError)
+                or (isinstance(e, openai.APIStatusError) and e.status_code in _HINTS)  # key, URL, model
+            )
+            raise (ModelUnavailable if unavailable else ModelError)(self._failure_reason(e, attempts)) from e
 
     def _request_kwargs(self, request: ChatRequest, mode: StructuredOutput) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"model": self._model, "messages": request.messages}
         if self._temperature is not None:  # None: some reasoning models accept only their default
             kwargs["temperature"] = self._temperature
+        if self._max_output_tokens is not None:
+            kwargs["max_tokens"] = self._max_output_tokens
         if request.schema is None:
             return kwargs
         json_schema = request.schema.model_json_schema()
@@ -175,6 +222,7 @@ class OpenAIChatModel:
             if self._mode != "json_schema":
                 return  # another thread already downgraded
             self._mode = "json_object"
+            _MODES[(self.endpoint, self._model)] = "json_object"
         log.warning(
             "llm.structured_output_downgraded",
             endpoint=self.endpoint,
@@ -209,7 +257,7 @@ class OpenAIChatModel:
             return f"LLM endpoint {self.endpoint} returned {status}{tries}{hint}{said}"
         return f"LLM endpoint {self.endpoint} failed{tries}: {_one_line(str(error))}"
 
-    def _to_response(self, completion: Any) -> ChatResponse:
+    def _to_response(self, completion: Any, mode: StructuredOutput | None) -> ChatResponse:
         choices = getattr(completion, "choices", None)
         if not choices:
             raise ModelError(f"LLM endpoint {self.endpoint} returned no choices")
@@ -227,6 +275,7 @@ class OpenAIChatModel:
                 completion_tokens=(usage.completion_tokens or 0) if usage else 0,
             ),
             model=completion.model or self._model,
+            structured_output=mode,
         )
 
 
@@ -246,7 +295,9 @@ def with_schema_instruction(
 
 
 def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
+    if isinstance(error, openai.APITimeoutError):
+        return False  # the server is likely still computing it: a retry would queue a second copy
+    if isinstance(error, openai.APIConnectionError):
         return True
     if isinstance(error, openai.APIStatusError):
         return error.status_code in (408, 429) or error.status_code >= 500

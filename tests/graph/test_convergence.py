@@ -1,0 +1,151 @@
+"""What a small real model got wrong, replayed with scripted models: a made-up claim its verifier passed,
+plans far larger than the question, rounds that found nothing new, prompts too long for the context, a
+dropped claim listed twice."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sleuth.agents.context_fit import estimate_tokens
+from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.grounding import grounding_gap
+from sleuth.agents.structured import SCHEMA_ALLOWANCE
+from sleuth.graphs.research import build_graph
+from sleuth.reports.render import render_markdown
+from sleuth.wiring import limits_from_settings
+from tests.graph.helpers import (
+    ScriptedModel,
+    TinyCorpus,
+    first_sentence_writer,
+    inputs_of,
+    plan_of,
+    queries_from_question,
+    verdict_for_all,
+)
+
+
+def research(responders, question: str, **limits):
+    model = ScriptedModel(responders)
+    deps = ResearchDeps(model=model, search=TinyCorpus(), limits=replace(limits_from_settings(), **limits))
+    return build_graph(deps).invoke({"question": question}), model
+
+
+def writer_of(text: str):
+    """Writes one claim with the given text for every section, citing its first passage."""
+
+    def write(request):
+        sections = inputs_of(request)["sections"]
+        return {
+            "sections": [
+                {"id": s["id"], "claims": [{"text": text, "citations": [s["evidence"][0]["ref"]]}]}
+                for s in sections
+            ]
+        }
+
+    return write
+
+
+def test_a_claim_its_passages_do_not_contain_never_passes_whatever_the_verifier_says() -> None:
+    responders = {
+        "planner": plan_of("What is BM25?"),  # the real run cited a note on HNSW
+        "rewriter": queries_from_question,
+        "writer": writer_of("The 2022 World Cup was won by France."),
+        "verifier": verdict_for_all("supported"),  # a small model vouching for its own invention
+    }
+    state, _ = research(responders, "Who won the 2022 World Cup?", max_iterations=1)
+    report = state["report"]
+    assert report["verification"]["supported"] == 0 and report["verification"]["unsupported"] == 1
+    [dropped] = report["dropped_claims"]
+    assert dropped["reason"].startswith("not grounded: ")
+    assert all(not s["claims"] for s in report["sections"])
+    assert "France" not in render_markdown(report).split("## Claims dropped")[0]
+
+
+def test_grounding_needs_the_content_words_and_every_number() -> None:
+    passage = "BM25 was introduced in 1994 at City University as a probabilistic ranking function."
+    assert grounding_gap("BM25 was introduced in 1994.", [passage], 0.5) is None
+    assert "do not state 1998" in grounding_gap("BM25 was introduced in 1998.", [passage], 0.5)
+    assert "content words" in grounding_gap("France won the football World Cup final.", [passage], 0.5)
+    assert "cites no passage" in grounding_gap("Anything.", [], 0.5)
+
+
+def test_a_two_part_question_gets_about_two_sub_questions_without_near_duplicates() -> None:
+    six = plan_of(
+        "What is BM25?",
+        "What is the BM25 ranking?",
+        "How does HyDE help retrieval?",
+        "How does HyDE help dense retrieval?",
+        "What are the limitations of HyDE?",
+        "How can I implement HyDE in my own project?",
+    )
+    responders = {"planner": six, "rewriter": queries_from_question, "writer": first_sentence_writer}
+    responders["verifier"] = verdict_for_all("supported")
+    state, _ = research(responders, "What is BM25 and how does HyDE help retrieval?")
+    questions = [sq["question"] for sq in state["plan"]]
+    assert len(questions) <= 3, questions
+    assert questions[:2] == ["What is BM25?", "How does HyDE help retrieval?"]
+
+
+def test_a_round_that_finds_no_new_evidence_ends_the_sections_loop() -> None:
+    responders = {
+        "planner": plan_of("What is BM25?"),
+        "rewriter": queries_from_question,  # the same query every round: the same passages
+        "writer": first_sentence_writer,
+        "verifier": verdict_for_all("unsupported"),  # never satisfied
+        "decide": lambda request: {"retrieve": True, "reason": "not yet"},
+    }
+    state, model = research(responders, "What is BM25?", max_iterations=5)
+    writes = [r for r in model.requests if r.task == "writer"]
+    assert len(writes) == 2  # round 1, then one more round that found nothing new
+    assert state["report"]["complete"]
+
+
+def test_prompts_are_fitted_to_the_context_window_and_the_report_says_so() -> None:
+    responders = {
+        "planner": plan_of("What is BM25?", "What is dense retrieval?"),
+        "rewriter": queries_from_question,
+        "writer": lambda request: {"sections": []},
+        "verifier": verdict_for_all("supported"),
+        "decide": lambda request: {"retrieve": False, "reason": "enough"},
+    }
+    roomy, model = research(responders, "What is BM25 and what is dense retrieval?")
+    full = next(r for r in model.requests if r.task == "writer")
+    assert roomy["report"]["usage"]["evidence_dropped"] == 0
+    needed = estimate_tokens(full.messages) + 1024 + SCHEMA_ALLOWANCE
+    tight, model = research(
+        responders, "What is BM25 and what is dense retrieval?", llm_context_tokens=needed - 150
+    )
+    fitted = next(r for r in model.requests if r.task == "writer")
+    sent = [len(s["evidence"]) for s in inputs_of(fitted)["sections"]]
+    before = [len(s["evidence"]) for s in inputs_of(full)["sections"]]
+    first_write = next(r for r in tight["llm_usage"] if r["task"] == "writer")
+    assert first_write["evidence_dropped"] == sum(before) - sum(sent) > 0
+    assert estimate_tokens(fitted.messages) <= needed - 150 - 1024 - SCHEMA_ALLOWANCE
+    dropped = tight["report"]["usage"]["evidence_dropped"]  # every call's: the rewriter's too
+    assert dropped >= first_write["evidence_dropped"]
+    assert f"{dropped} passages left out to fit the context window" in render_markdown(tight["report"])
+
+
+def test_a_dropped_claim_is_not_also_listed_as_conflicting_with_its_own_source() -> None:
+    def unsupported_with_own_conflict(request):
+        claims = inputs_of(request)["claims"]
+        return {
+            "verdicts": [
+                {
+                    "claim_id": c["claim_id"],
+                    "verdict": "unsupported",
+                    "reason": "no",
+                    "conflicting_refs": c["citations"],
+                }
+                for c in claims
+            ]
+        }
+
+    responders = {
+        "planner": plan_of("What is BM25?"),
+        "rewriter": queries_from_question,
+        "writer": first_sentence_writer,
+        "verifier": unsupported_with_own_conflict,
+    }
+    state, _ = research(responders, "What is BM25?", max_iterations=1)
+    assert len(state["report"]["dropped_claims"]) == 1 and state["report"]["conflicts"] == []
