@@ -10,6 +10,7 @@ from typing import Any
 from sleuth.agents.budget import FREE_MODELS, usage_totals
 from sleuth.agents.common import event, section_evidence, turn_usage
 from sleuth.agents.deps import ResearchDeps
+from sleuth.agents.injection import not_used_passages
 
 UNWRITTEN_EVIDENCE = 5
 
@@ -96,6 +97,9 @@ def _section(sq: Mapping[str, Any], state: Mapping[str, Any], table: SourceTable
     section.update(retrieval_view(state.get("trace", []), sq["id"]))
     shown = [c for c in claims or [] if c["verdict"] in (None, "supported")]
     section["claims"] = [_claim_view(c, table) for c in shown if table.cite(list(c["citations"]))]
+    section["passages_found"] = sum(
+        1 for p in state.get("evidence", {}).values() if sq["id"] in p.get("sub_questions", ())
+    )
     if claims is None:
         found = section_evidence(state.get("evidence", {}), sq["id"], UNWRITTEN_EVIDENCE)
         section["unwritten_evidence"] = [table.cite([p["chunk_id"]])[0] for p in found]
@@ -149,11 +153,17 @@ def build_report(state: Mapping[str, Any], deps: ResearchDeps | None = None) -> 
         "engine": engine,
         "engine_label": engine_label(engine),
         "complete": not state.get("stop_reason"),
+        # False when the run found nothing that answers: a report with no claim is never "complete"
+        "answered": any(section["claims"] for section in sections),
+        "passages_found": sum(section["passages_found"] for section in sections),
         "stop_reason": state.get("stop_reason"),
         "iterations": int(state.get("iteration", 1)),
         "sections": sections,
         "conflicts": conflicts,
         "dropped_claims": dropped,
+        "not_used": not_used_passages(
+            p for p in state.get("evidence", {}).values() if in_plan & set(p.get("sub_questions", ()))
+        ),
         "sources": table.sources(),
         "verification": verification_summary(all_claims),
         "usage": usage_summary(turn_usage(state)),

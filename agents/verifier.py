@@ -15,6 +15,7 @@ from typing import Any
 from sleuth.agents.common import RefTable, event, section_evidence, stopped_by
 from sleuth.agents.deps import ResearchDeps
 from sleuth.agents.grounding import grounding_gap
+from sleuth.agents.injection import looks_like_instructions
 from sleuth.agents.schemas import ClaimVerdict, VerdictsOutput
 from sleuth.agents.structured import call_structured
 from sleuth.tools.errors import BudgetExceeded
@@ -53,6 +54,9 @@ def apply_verdict(
     conflicts = [
         refs.chunk_of[r] for r in verdict.conflicting_refs if refs.chunk_of.get(r) not in (None, *own)
     ]
+    if looks_like_instructions(claim["text"]):
+        reason = "it reads as an instruction to the reader or an AI, not as a fact"
+        return {**claim, "verdict": "unsupported", "reason": reason, "conflicts": []}
     if verdict.verdict == "supported":
         gap = grounding_gap(
             claim["text"], [evidence[c]["text"] for c in claim["citations"] if c in evidence], min_coverage

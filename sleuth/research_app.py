@@ -4,6 +4,7 @@ research`, by the benchmark and, through ``make_graph``, by the LangGraph server
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from sleuth.graphs.research import build_graph
 from sleuth.reports.render import RENDERERS
 from sleuth.settings import Settings, load_settings
 from sleuth.tools.corpus.local_corpus import LocalCorpus
-from sleuth.tools.db.runs import RunLog, RunOutcome
+from sleuth.tools.db.runs import INTERRUPTED, RunLog, RunOutcome
 from sleuth.tools.errors import ConfigError, SleuthError
 from sleuth.tools.web import (
     FetchConfig,
@@ -119,6 +120,7 @@ class RunResult:
     report: dict[str, Any]
     report_path: Path
     resumed: bool
+    notice: str | None = None  # e.g. the report could not be written where asked, and where it is instead
 
 
 def default_report_path(settings: Settings, run_id: str, fmt: str) -> Path:
@@ -151,7 +153,9 @@ def run_outcome(report: dict[str, Any], path: Path | None = None, fmt: str | Non
     """What the run log records about a finished report (and where it was written, if it was)."""
     counts = report["verification"]
     return RunOutcome(
-        status="completed" if report["complete"] else "partial",
+        status=("completed" if report.get("answered", True) else "unanswered")
+        if report["complete"]
+        else "partial",
         llm_calls=report["usage"]["llm_calls"],
         tokens=report["usage"]["tokens"],
         claims_total=counts["total"],
@@ -175,6 +179,8 @@ def run_research(
     """Run a new research thread, or resume ``thread_id`` from its last checkpoint, and write the report."""
     if not thread_id and not (question or "").strip():
         raise ConfigError('no question given: sleuth research "your question" (or --thread RUN_ID to resume)')
+    if out is not None:
+        check_report_path(out)  # before any work: a bad path must not cost the whole run
     owned = deps is None
     deps = deps or default_deps(settings)
     try:
@@ -200,6 +206,8 @@ def _run(
         graph = build_graph(deps, checkpointer=saver)
         graph_input, question = _start_input(graph, config, question, thread_id, deps.model.name)
         runs.started(thread_id, question, deps.model.name)
+        if on_event is not None:
+            on_event({"event": "run", "node": "run", "run_id": thread_id, "resumed": graph_input is None})
         try:
             # durability="sync": each step's checkpoint is on disk before the next step starts, so a kill -9
             # loses at most the step in flight.
@@ -213,8 +221,40 @@ def _run(
         except SleuthError as e:
             runs.finished(thread_id, RunOutcome(status="failed", error=str(e)))
             raise
-    path = out or default_report_path(settings, thread_id, fmt)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(RENDERERS[fmt](report), encoding="utf-8")
+        except KeyboardInterrupt:
+            runs.finished(thread_id, RunOutcome(status="interrupted", error=INTERRUPTED))
+            raise
+    path, note = write_report(RENDERERS[fmt](report), out, default_report_path(settings, thread_id, fmt))
     runs.finished(thread_id, run_outcome(report, path, fmt))
-    return RunResult(run_id=thread_id, report=report, report_path=path, resumed=graph_input is None)
+    return RunResult(
+        run_id=thread_id, report=report, report_path=path, resumed=graph_input is None, notice=note
+    )
+
+
+def check_report_path(out: Path) -> None:
+    """Refuse, in one line, a report path that cannot be written: its folder is missing or not a folder,
+    it is a folder itself, or it is not writable."""
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {out / 'report.md'}")
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise ConfigError(f"cannot write the report to {out}: {parent} {what}")
+    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise ConfigError(f"cannot write the report to {out}: permission denied")
+
+
+def write_report(text: str, out: Path | None, fallback: Path) -> tuple[Path, str | None]:
+    """Write the report to ``out`` (or ``fallback``); when ``out`` fails after all, keep it at
+    ``fallback`` in the data dir and say so, so the run's work is never lost."""
+    if out is not None:
+        try:
+            out.write_text(text, encoding="utf-8")
+            return out, None
+        except OSError as e:
+            note = f"could not write {out} ({e.strerror or e}); the report is kept at {fallback}"
+    else:
+        note = None
+    fallback.parent.mkdir(parents=True, exist_ok=True)
+    fallback.write_text(text, encoding="utf-8")
+    return fallback, note

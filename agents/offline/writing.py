@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from sleuth.agents.injection import looks_like_instructions
 from sleuth.agents.textmatch import (
     ASPECT_WORDS,
     containment,
@@ -64,14 +65,15 @@ class Candidate:
 
 
 def is_quotable(sentence: str) -> bool:
-    """A complete prose sentence of reasonable length: no fragment cut at a chunk edge, no formula."""
+    """A complete prose sentence of reasonable length: no fragment cut at a chunk edge, no formula, and
+    nothing addressed to an AI or the reader (agents/injection.py)."""
     tokens = sentence.split()
     if not MIN_WORDS <= len(tokens) <= MAX_WORDS or "=" in sentence:
         return False
     if not _COMPLETE.match(sentence):
         return False
     alphabetic = sum(1 for t in tokens if any(ch.isalpha() for ch in t))
-    return alphabetic / len(tokens) >= 0.75
+    return alphabetic / len(tokens) >= 0.75 and not looks_like_instructions(sentence)
 
 
 def _heading_before(text: str, offset: int) -> str:

@@ -39,6 +39,21 @@ def _settings(data_dir: Path | None = None, **overrides: object) -> Settings:
     return load_settings(data_dir=data_dir, **overrides)
 
 
+def skip_lines(skipped: list[tuple[str, str]], examples: int = 3) -> list[str]:
+    """One line per skipped file, except files of an unsupported type: one line per type, with a count."""
+    by_type: dict[str, list[str]] = {}
+    lines = []
+    for path, reason in skipped:
+        if reason.startswith("unsupported file type "):
+            by_type.setdefault(reason, []).append(path)
+        else:
+            lines.append(f"{path}: {reason}")
+    for reason, paths in by_type.items():
+        shown = ", ".join(Path(p).name for p in paths[:examples]) + (", ..." if len(paths) > examples else "")
+        lines.append(f"{len(paths)} file(s) of {reason.removeprefix('unsupported file type ')}: {shown}")
+    return lines
+
+
 @app.callback()
 def main(
     verbose: Annotated[
@@ -106,8 +121,8 @@ def ingest(
     )
     if any(report.repaired.values()):
         out.print(f"Repaired an interrupted earlier run: {report.repaired}")
-    for path, reason in report.skipped:
-        out.print(f"  [yellow]skipped[/yellow] {escape(path)}: {escape(reason)}")
+    for line in skip_lines(report.skipped):
+        out.print(f"  [yellow]skipped[/yellow] {escape(line)}")
 
 
 @app.command()
@@ -118,16 +133,26 @@ def search(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Hybrid search (BM25 + dense embeddings, fused by normalised scores) over the local corpus."""
-    from sleuth.wiring import open_corpus
+    from sleuth.agents.relevance import is_relevant
+    from sleuth.wiring import limits_from_settings, open_corpus
 
     settings = run_guarded(_settings, data_dir)
     corpus = run_guarded(open_corpus, settings)
     passages = run_guarded(corpus.search, query, k)
+    best = max((p.score for p in passages), default=0.0)
+    limits = limits_from_settings(settings)
+    matched = any(is_relevant(p, best, query, limits) for p in passages)  # the research graph's cut-off
     if as_json:
-        out.print_json(json.dumps([p.to_dict() for p in passages]))
+        out.print_json(json.dumps([p.to_dict() for p in passages] if matched else []))
         return
     if not passages:
         out.print("No matching passages. Is the corpus empty? Try `sleuth ingest --sample`.")
+        return
+    if not matched:
+        out.print(
+            f"No passage matches “{escape(query)}”: the {len(passages)} nearest share none of its terms and "
+            "are not similar enough to count (the research graph would use none of them)."
+        )
         return
     for i, p in enumerate(passages, start=1):
         snippet = " ".join(p.text.split())[:280]

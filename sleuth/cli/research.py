@@ -70,6 +70,13 @@ def web_progress(event: dict[str, Any]) -> str:
 
 
 def _print_progress(event: dict[str, Any]) -> None:
+    if event.get("event") == "run":
+        verb = "resumed" if event.get("resumed") else "started"
+        err.print(
+            f"Run {event['run_id']} {verb}; if it stops, resume it with "
+            f"`sleuth research --thread {event['run_id']}`"
+        )
+        return
     line = progress_line(event)
     if line:
         err.print(f"[dim]·[/dim] {escape(line)}")
@@ -127,13 +134,21 @@ def research(
         run_research, settings, question, thread_id=thread, out=out_path, fmt=fmt, on_event=_print_progress
     )
     report = result.report
+    if result.notice:
+        err.print(f"[yellow]{escape(result.notice)}[/yellow]")
     out.print(result.report_path.read_text(encoding="utf-8"), markup=False)
-    if not report.get("sources") and not (report.get("web") or {}).get("searched"):
+    if not report.get("passages_found") and not (report.get("web") or {}).get("searched"):
         err.print(
             "[yellow]No passage in the local corpus matched.[/yellow] See what is indexed with `sleuth status`; "
             "add documents with `sleuth ingest PATH` (or `sleuth ingest --sample`)."
         )
+    elif not report.get("answered", True):
+        err.print(
+            f"[yellow]{report['passages_found']} passages were found, and none of them answered the question."
+            "[/yellow]"
+        )
     status = "complete" if report["complete"] else f"partial ({report['stop_reason']})"
+    status = "not answered" if report["complete"] and not report.get("answered", True) else status
     err.print(
         f"Report ({status}) written to {escape(str(result.report_path))}. {escape(report['engine_label'])}. "
         f"Run id {result.run_id}" + (" (resumed)" if result.resumed else "")

@@ -41,8 +41,11 @@ def _section_lines(section: Mapping[str, Any], complete: bool) -> list[str]:
         lines.append("_Not written: the run stopped before this section was drafted._")
         if found:
             lines.append(f"Evidence found for it: {_cites(found)}.")
+    elif not section["claims"] and section.get("passages_found"):
+        found = section["passages_found"]
+        lines.append(f"_{found} passage{'s' if found != 1 else ''} found; none answered this question._")
     elif not section["claims"]:
-        lines.append("_No passage in the corpus supported an answer to this question._")
+        lines.append("_No passage in the corpus matched this question._")
     return [*lines, ""]
 
 
@@ -75,10 +78,25 @@ def _web_lines(web: Mapping[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
+def _not_used_lines(passages: list[Mapping[str, Any]]) -> list[str]:
+    """Passages that spoke to an AI or the reader: kept out of the answer, shown so nothing is hidden."""
+    if not passages:
+        return []
+    lines = ["## Not used: looked like instructions", ""]
+    lines += [f"- {p['title'] or p['source']} — {p['source']}: “{p['text']}”" for p in passages]
+    return [*lines, ""]
+
+
 def render_markdown(report: Report) -> str:
     lines = [f"# {report['question']}", "", f"_{report['engine_label']}._", ""]
     if not report["complete"]:
         lines += [f"> **Partial report:** the run stopped early because {report['stop_reason']}.", ""]
+    if not report.get("answered", True):
+        found = report.get("passages_found", 0)
+        lines += [
+            f"> **Not answered:** {found} passages were found, and none of them answered the question.",
+            "",
+        ]
     for section in report["sections"]:
         lines += _section_lines(section, report["complete"])
     lines += _claim_list(
@@ -91,6 +109,7 @@ def render_markdown(report: Report) -> str:
         "Drafted claims that their cited passages did not support; they are not part of the answer above.",
         report["dropped_claims"],
     )
+    lines += _not_used_lines(report.get("not_used", []))
     lines += ["## Sources", ""]
     lines += [_source_line(source) for source in report["sources"]] or ["(none)"]
     lines += ["", *_web_lines(report.get("web"))]

@@ -48,6 +48,11 @@ def test_sample_corpus_ingest_and_search_finds_the_right_note() -> None:
         assert corpus.document_text(p["doc_id"])[p["start"] : p["end"]] == p["text"]
         assert Path(p["source"]).is_file()
 
+    code, out = sleuth("search", "zygomorphic", "-k", "5")
+    assert code == 0 and out.startswith("No passage matches “zygomorphic”"), out
+    code, out = sleuth("search", "zygomorphic", "--json")
+    assert code == 0 and json.loads(out) == []
+
     code, out = sleuth("search", "how do cross-encoders rerank candidates")
     assert code == 0 and "[1]" in out and "cross-encoder" in out.lower()
 
@@ -245,3 +250,18 @@ def test_switching_embedding_model_is_refused_until_reindex(
         code, out = sleuth("search", "Moon gravity oceans", "--json")
         assert code == 0 and json.loads(out)[0]["title"] == "Tides"
         assert f"openai:fake-embed ({FAKE_DIM}-d)" in sleuth("status")[1]
+
+
+def test_a_symlink_loop_is_one_skip_and_unsupported_files_are_counted_by_type(tmp_path: Path) -> None:
+    folder = tmp_path / "L"
+    folder.mkdir()
+    (folder / "a.md").symlink_to("b.md")
+    (folder / "b.md").symlink_to("a.md")
+    (folder / "ok.md").write_text("# Fine\n\nA readable note about reciprocal rank fusion.\n")
+    for name in ("one.docx", "two.docx", "three.docx", "four.docx", "pic.png"):
+        (folder / name).write_bytes(b"PK")
+    result = CliRunner().invoke(app, ["ingest", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "1 added" in result.output and "Traceback" not in result.output
+    assert "a.md: symbolic link that loops or points nowhere" in result.output
+    assert "4 file(s) of .docx (supported: " in result.output and "1 file(s) of .png" in result.output

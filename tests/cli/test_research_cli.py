@@ -108,8 +108,26 @@ def test_a_failing_llm_endpoint_is_one_line_and_the_run_is_recorded_as_failed(tm
         )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert (
-        result.stderr.strip().startswith("error: LLM endpoint")
+        result.stderr.strip().splitlines()[-1].startswith("error: LLM endpoint")
         and "401 Unauthorized (check the API key)" in result.stderr
     )
     run = RunLog(tmp_path / "sleuth-data" / "sleuth.duckdb").get("t1")
     assert run["status"] == "failed" and "401" in run["error"]
+
+
+@pytest.mark.parametrize("where", ["missing", "file-parent"])
+def test_an_unwritable_out_path_is_refused_before_the_run(data_dir: Path, tmp_path: Path, where: str) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    out = tmp_path / "no" / "such" / "dir" / "r.md" if where == "missing" else blocker / "r.md"
+    result = sleuth("research", "What is BM25?", "--data-dir", str(data_dir), "--out", str(out))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip().startswith(f"error: cannot write the report to {out}:")
+    assert RunLog(data_dir / "sleuth.duckdb").recent() == []  # refused before any work
+
+
+def test_the_run_id_and_the_resume_command_are_printed_when_the_run_starts(data_dir: Path) -> None:
+    result = sleuth("research", "What is BM25?", "--data-dir", str(data_dir), "--thread", "r-42")
+    assert result.exit_code == 0
+    first = result.stderr.splitlines()[0]
+    assert first == "Run r-42 started; if it stops, resume it with `sleuth research --thread r-42`"

@@ -149,3 +149,18 @@ def test_a_dropped_claim_is_not_also_listed_as_conflicting_with_its_own_source()
     }
     state, _ = research(responders, "What is BM25?", max_iterations=1)
     assert len(state["report"]["dropped_claims"]) == 1 and state["report"]["conflicts"] == []
+
+
+def test_a_report_with_passages_but_no_claim_is_marked_not_answered() -> None:
+    responders = {
+        "planner": plan_of("What is BM25?"),
+        "rewriter": queries_from_question,
+        "writer": lambda request: {"sections": []},  # the model found nothing that answers
+        "verifier": verdict_for_all("supported"),
+    }
+    state, _ = research(responders, "What is BM25?", max_iterations=1)
+    report = state["report"]
+    assert report["complete"] and not report["answered"] and report["passages_found"] >= 1
+    markdown = render_markdown(report)
+    assert f"**Not answered:** {report['passages_found']} passages were found" in markdown
+    assert "add documents" not in markdown

@@ -74,7 +74,8 @@ def test_kill_9_during_the_writer_then_resume_finishes_without_redoing_earlier_s
         before = Counter(task_of(r.json) for r in server.requests)
         assert before == {"planner": 1, "rewriter": 2, "writer": 1}
         settings = load_settings(data_dir=data_dir)
-        assert RunLog(settings.duckdb_path).get("run-1")["status"] == "running"  # it died without a word
+        killed = RunLog(settings.duckdb_path).get("run-1")  # the next command closes the dead process's run
+        assert killed["status"] == "interrupted" and "resume it with --thread" in killed["error"]
 
         model = OpenAIChatModel(server.base_url, None, "scripted-model", timeout_s=10)
         result = run_research(

@@ -72,5 +72,6 @@ def test_comparison_gets_a_section_per_item_and_an_off_topic_question_gets_no_cl
     off_topic = run_research(settings, "How do I bake sourdough bread?", fmt="md")
     assert off_topic.report["sources"] == [] and off_topic.report["sections"][0]["claims"] == []
     markdown = off_topic.report_path.read_text()
-    assert "No passage in the corpus supported an answer" in markdown
+    assert "No passage in the corpus matched this question" in markdown
+    assert off_topic.report["passages_found"] == 0
     assert re.search(r"\*\*Verification:\*\* 0 of 0 claims supported", markdown)

@@ -50,3 +50,12 @@ def test_add_list_pause_resume_history_remove(tmp_path: Path) -> None:
     assert sleuth("remove", "weekly-rag", *data).exit_code == 0
     missing = sleuth("history", "weekly-rag", *data)
     assert missing.exit_code == 1 and "no scheduled job named 'weekly-rag'" in missing.stderr
+
+
+def test_a_cron_that_never_fires_is_refused_in_one_line() -> None:
+    result = sleuth("add", "never", "What is BM25?", "--cron", "0 0 31 2 *")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip() == (
+        "error: cron expression '0 0 31 2 *' never fires (no such date); check the day and month"
+    )
+    assert "never" not in sleuth("list").stdout

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from sleuth.tools.corpus.discover import iter_candidate_files
 from sleuth.tools.corpus.extract import (
     SUPPORTED_SUFFIXES,
     ExtractedText,
     extract_file,
     extract_html,
     extract_pdf_bytes,
-    iter_candidate_files,
 )
 from sleuth.tools.errors import ExtractError
 from sleuth.tools.records import content_hash
@@ -271,8 +271,60 @@ def test_iter_candidate_files_walks_sorted_and_skips_hidden_and_unsupported(tmp_
     for rel in names:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x")
-    found = list(iter_candidate_files([tmp_path]))
-    assert found == [(tmp_path / n, None) for n in ["a.txt", "b.md", "sub/y.HTML", "sub/z.pdf"]]
+    found = [(path, reason and reason.split(" (")[0]) for path, reason in iter_candidate_files([tmp_path])]
+    assert found == [
+        (tmp_path / "a.txt", None),
+        (tmp_path / "b.md", None),
+        (tmp_path / "c.png", "unsupported file type .png"),  # listed, not silently ignored
+        (tmp_path / "sub/skip.docx", "unsupported file type .docx"),
+        (tmp_path / "sub/y.HTML", None),
+        (tmp_path / "sub/z.pdf", None),
+    ]
+
+
+def remove_deep(top: Path) -> None:
+    """Remove a folder chain of any depth without recursion."""
+    os.chdir(top)
+    depth = 0
+    while os.path.isdir("d"):
+        os.chdir("d")
+        depth += 1
+    for name in os.listdir("."):
+        os.remove(name)
+    for _ in range(depth):
+        os.chdir("..")
+        os.rmdir("d")
+    os.chdir(top.parent)
+
+
+def test_a_symlink_loop_and_a_very_deep_folder_are_one_skip_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the test walks the process's cwd down the chain; this restores it
+    folder = tmp_path / "L"
+    folder.mkdir()
+    (folder / "a.md").symlink_to("b.md")
+    (folder / "b.md").symlink_to("a.md")
+    write(folder, "ok.md", "# x")
+    deep = folder / "deep"
+    deep.mkdir()
+    os.chdir(deep)  # 1,500 levels: build them relative to stay under PATH_MAX per call
+    try:
+        for _ in range(1500):
+            os.mkdir("d")
+            os.chdir("d")
+        Path("bottom.md").write_text("x")
+    finally:
+        os.chdir(tmp_path)
+    try:
+        found = list(iter_candidate_files([folder]))
+    finally:
+        remove_deep(deep)  # pytest's own cleanup recurses and would hit RecursionError on it
+    assert (folder / "ok.md", None) in found
+    reasons = {path.name: reason for path, reason in found if reason}
+    assert reasons["a.md"] == reasons["b.md"] == "symbolic link that loops or points nowhere"
+    [too_deep] = [r for r in reasons.values() if "levels deep" in r]
+    assert too_deep.startswith("folder nested more than 64 levels deep")
 
 
 def test_iter_candidate_files_reports_named_paths_and_dedupes(tmp_path: Path) -> None:

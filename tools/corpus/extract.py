@@ -8,10 +8,8 @@ protected)". ``extract_html`` and ``extract_pdf_bytes`` work on in-memory conten
 from __future__ import annotations
 
 import io
-import os
 import re
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -56,50 +54,12 @@ class ExtractedText:
     meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
-def iter_candidate_files(paths: list[Path]) -> Iterator[tuple[Path, str | None]]:
-    """Yield ``(file, None)`` for each supported file under ``paths`` and ``(path, reason)`` for a
-    named path, or a folder inside one, that cannot be ingested. Folders are walked in sorted order,
-    skipping hidden entries and unsupported files; a file is yielded once even when named twice."""
-    seen: set[str] = set()
-    for path in paths:
-        # os.path answers False instead of raising on permission errors and symlink loops.
-        if not os.path.exists(path):
-            yield path, "broken symbolic link" if os.path.islink(path) else "does not exist"
-        elif os.path.isdir(path):
-            for found, reason in _walk_supported(path):
-                if reason or _first_sighting(found, seen):
-                    yield found, reason
-        elif _first_sighting(path, seen):
-            yield path, None if _kind_of(path) else _unsupported_reason(path)
-
-
-def _first_sighting(path: Path, seen: set[str]) -> bool:
-    key = os.path.realpath(path)
-    if key in seen:
-        return False
-    seen.add(key)
-    return True
-
-
-def _walk_supported(folder: Path) -> Iterator[tuple[Path, str | None]]:
-    errors: list[OSError] = []
-    # followlinks=False: a symlinked folder pointing at an ancestor would loop forever.
-    for root, dirs, files in os.walk(folder, onerror=errors.append, followlinks=False):
-        yield from ((Path(e.filename), f"cannot read folder: {e.strerror or e}") for e in errors)
-        errors.clear()
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
-                yield Path(root) / name, None
-    yield from ((Path(e.filename), f"cannot read folder: {e.strerror or e}") for e in errors)
-
-
 def extract_file(path: Path, *, max_bytes: int) -> ExtractedText:
     """Extract the text of one file; raises ``ExtractError`` with a one-line reason."""
-    kind = _kind_of(path)
+    kind = kind_of(path)
     size = _checked_size(path, max_bytes)
     if kind is None:
-        raise ExtractError(_unsupported_reason(path))
+        raise ExtractError(unsupported_reason(path))
     if size == 0:
         raise ExtractError("empty file (0 bytes)")
     data = _read_bytes(path, max_bytes)
@@ -115,11 +75,11 @@ def extract_file(path: Path, *, max_bytes: int) -> ExtractedText:
     return replace(extracted, title=extracted.title or path.stem, raw_hash=content_hash(data))
 
 
-def _kind_of(path: Path) -> str | None:
+def kind_of(path: Path) -> str | None:
     return _KIND_BY_SUFFIX.get(path.suffix.lower())
 
 
-def _unsupported_reason(path: Path) -> str:
+def unsupported_reason(path: Path) -> str:
     suffix = path.suffix.lower() or "(no extension)"
     return f"unsupported file type {suffix} (supported: {', '.join(sorted(SUPPORTED_SUFFIXES))})"
 

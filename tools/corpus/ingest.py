@@ -18,7 +18,8 @@ import structlog
 from filelock import FileLock, Timeout
 
 from sleuth.tools.corpus.chunking import chunk_text
-from sleuth.tools.corpus.extract import extract_file, iter_candidate_files
+from sleuth.tools.corpus.discover import iter_candidate_files
+from sleuth.tools.corpus.extract import extract_file
 from sleuth.tools.corpus.local_corpus import LocalCorpus
 from sleuth.tools.corpus.store import NewDocument, utcnow
 from sleuth.tools.errors import ExtractError, StoreBusy

@@ -1,4 +1,5 @@
-"""The one-scheduler-per-data-directory lock (a file lock beside the data, with the holder's pid)."""
+"""Who holds what: the one-scheduler-per-data-directory lock (a file lock beside the data, with the
+holder's pid), and whether the process that started a run is still alive."""
 
 from __future__ import annotations
 
@@ -32,3 +33,14 @@ def scheduler_lock(data_dir: Path) -> Iterator[None]:
     finally:
         pid_file.unlink(missing_ok=True)
         lock.release()
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine (signal 0 checks without signalling)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True

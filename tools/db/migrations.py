@@ -60,7 +60,7 @@ MIGRATIONS: list[str] = [
         engine VARCHAR NOT NULL,
         started_at TIMESTAMP NOT NULL,
         ended_at TIMESTAMP,
-        status VARCHAR NOT NULL,          -- running | completed | partial | failed
+        status VARCHAR NOT NULL,          -- running | completed | unanswered | partial | failed | interrupted
         attempts INTEGER NOT NULL,        -- 1 + number of resumes
         llm_calls INTEGER,
         tokens INTEGER,
@@ -72,6 +72,8 @@ MIGRATIONS: list[str] = [
         error VARCHAR
     );
     """,
+    # 6: the process running a research run, so the next command can close a killed one as interrupted
+    "ALTER TABLE research_runs ADD COLUMN pid INTEGER;",
 ]
 
 

@@ -6,12 +6,14 @@ adding one. Connections are short-lived (sleuth.tools.db.connection) because Duc
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sleuth.tools.db.connection import open_duckdb
+from sleuth.tools.db.locks import process_alive
 from sleuth.tools.db.migrations import migrate
 
 _COLUMNS = (
@@ -50,19 +52,37 @@ class RunOutcome:
     error: str | None = None
 
 
+ORPHANED = "its process ended without finishing the run (killed?); resume it with --thread"
+INTERRUPTED = "interrupted by the user; resume it with --thread"
+
+
 class RunLog:
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
         migrate(db_path)
+        self.close_orphans()
+
+    def close_orphans(self) -> list[str]:
+        """Mark as interrupted the runs still ``running`` whose process is gone (killed with -9, crashed)."""
+        with open_duckdb(self.db_path) as con:
+            rows = con.execute("SELECT run_id, pid FROM research_runs WHERE status = 'running'").fetchall()
+            dead = [run_id for run_id, pid in rows if pid is not None and not process_alive(pid)]
+            for run_id in dead:
+                con.execute(
+                    "UPDATE research_runs SET status = 'interrupted', ended_at = ?, error = ? WHERE run_id = ?",
+                    [_now(), ORPHANED, run_id],
+                )
+        return dead
 
     def started(self, run_id: str, question: str, engine: str) -> None:
         """Record a run starting, or a resume of an earlier one (attempts + 1, status back to running)."""
         with open_duckdb(self.db_path) as con:
             con.execute(
-                "INSERT INTO research_runs (run_id, question, engine, started_at, status, attempts) "
-                "VALUES (?, ?, ?, ?, 'running', 1) ON CONFLICT (run_id) DO UPDATE SET "
-                "status = 'running', attempts = research_runs.attempts + 1, ended_at = NULL, error = NULL",
-                [run_id, question, engine, _now()],
+                "INSERT INTO research_runs (run_id, question, engine, started_at, status, attempts, pid) "
+                "VALUES (?, ?, ?, ?, 'running', 1, ?) ON CONFLICT (run_id) DO UPDATE SET "
+                "status = 'running', attempts = research_runs.attempts + 1, ended_at = NULL, error = NULL, "
+                "pid = excluded.pid",
+                [run_id, question, engine, _now(), os.getpid()],
             )
 
     def finished(self, run_id: str, outcome: RunOutcome) -> None:

@@ -10,31 +10,20 @@ All times are naive UTC in the database and aware UTC in Python.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from sleuth.tools.db.connection import open_duckdb
+from sleuth.tools.db.locks import process_alive
 from sleuth.tools.db.migrations import migrate
 from sleuth.tools.errors import ConfigError
 
 FINISHED = ("completed", "partial", "failed", "interrupted")
 ORPHANED = "its process ended without finishing the run (killed?)"
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine (signal 0 checks without signalling)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, owned by someone else
-        return True
-    return True
 
 
 SUCCESSFUL = ("completed", "partial")
@@ -48,6 +37,12 @@ def validate_cron(expression: str) -> str:
             f"invalid cron expression {expression!r}: use five fields, minute hour day-of-month month "
             'day-of-week, e.g. "0 7 * * MON"'
         )
+    try:
+        croniter(expression, datetime.now(UTC)).get_next(datetime)
+    except CroniterBadDateError as e:  # valid fields that never meet, e.g. "0 0 31 2 *" (31 February)
+        raise ConfigError(
+            f"cron expression {expression!r} never fires (no such date); check the day and month"
+        ) from e
     return expression
 
 
