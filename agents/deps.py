@@ -32,6 +32,11 @@ class WebAccess:
     max_pages: int = 8  # pages fetched per sub-question
     # Parallel branches gather one at a time: indexing rebuilds the web BM25 snapshot and bumps a counter.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # run key -> why the search backend is down for the rest of that run (a new run asks again). Branches
+    # search one at a time (search_lock), so a backend found down is not asked again by a parallel branch;
+    # search APIs are rate-limited anyway.
+    down: dict[str, str] = field(default_factory=dict)
+    search_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def close(self) -> None:
         self.gatherer.fetcher.close()

@@ -23,7 +23,7 @@ from sleuth.agents.common import event
 from sleuth.agents.deps import ResearchDeps, WebAccess
 from sleuth.agents.relevance import relevant_hits
 from sleuth.agents.textmatch import coverage
-from sleuth.tools.errors import SearchError
+from sleuth.tools.errors import SearchError, SearchUnavailable
 from sleuth.tools.web import FetchedPage, FetchResult, GatherReport, WebResult
 
 ON_TOPIC_COVERAGE = 0.5  # share of the sub-question's terms one passage must mention to count
@@ -80,13 +80,21 @@ def interleave_urls(rankings: Sequence[Sequence[WebResult]], limit: int) -> list
     return urls[:limit]
 
 
-def search_web(web: WebAccess, queries: Sequence[str]) -> tuple[list[str], list[dict[str, str]]]:
-    """URLs to fetch for ``queries`` and the searches that failed (query, reason)."""
+def search_web(
+    web: WebAccess, queries: Sequence[str], run_key: str = ""
+) -> tuple[list[str], list[dict[str, str]]]:
+    """URLs to fetch for ``queries`` and the searches that failed (query, reason). A backend that could
+    not be reached is down for the rest of the run ``run_key``: said once, not asked again."""
     rankings: list[list[WebResult]] = []
     errors: list[dict[str, str]] = []
     for query in queries:
+        if run_key in web.down:
+            break
         try:
             rankings.append(web.search.search(query, k=web.results_per_query))
+        except SearchUnavailable as e:  # retried already: every later query would wait and fail the same
+            web.down[run_key] = str(e)
+            errors.append({"query": query, "reason": f"{e}; web search is off for the rest of this run"})
         except SearchError as e:  # one failed query must not cost the others; the report lists it
             errors.append({"query": query, "reason": str(e)})
     return interleave_urls(rankings, web.max_pages), errors
@@ -122,7 +130,8 @@ def web_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
     web = deps.web
     assert web is not None  # the graph routes here only when the web is available
     queries = state["queries"][sq_id]
-    urls, errors = search_web(web, queries)
+    with web.search_lock:
+        urls, errors = search_web(web, queries, f"{state['run_id']}#{state.get('turn', 1)}")
     with web.lock:
         report = web.gatherer.gather(urls)
     return {

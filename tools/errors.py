@@ -6,6 +6,7 @@ SleuthError
 │   ├── ExtractError       a file or page could not be turned into text (carries a one-line reason)
 │   ├── FetchError         a web fetch failed or was refused
 │   ├── SearchError        a search backend failed
+│   │   └── SearchUnavailable  it could not be reached or kept failing (5xx, 429, timeouts)
 │   └── StoreError         DuckDB / Chroma trouble
 │       ├── StoreBusy      another sleuth process holds the data directory
 │       └── EmbeddingMismatch  the vector collection was built with another embedding model
@@ -44,6 +45,10 @@ class FetchError(ToolError):
 
 
 class SearchError(ToolError):
+    pass
+
+
+class SearchUnavailable(SearchError):
     pass
 
 

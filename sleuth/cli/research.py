@@ -50,7 +50,8 @@ def progress_line(event: dict[str, Any]) -> str | None:
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    plural = f"{noun}es" if noun.endswith(("s", "sh", "ch", "x")) else f"{noun}s"
+    return f"{n} {noun}" if n == 1 else f"{n} {plural}"
 
 
 def web_progress(event: dict[str, Any]) -> str:

@@ -340,3 +340,32 @@ def test_cli_web_without_a_backend_says_so_and_researches_locally(data_dir: Path
     assert NO_WEB_SEARCH in " ".join(result.stderr.split())
     report = json.loads(result.stdout)
     assert report["complete"] and report["sources"] and {s["origin"] for s in report["sources"]} == {"local"}
+
+
+# --- a search backend that is down ------------------------------------------------------------------
+def test_a_search_backend_that_is_down_is_asked_once_per_run_and_said_once(
+    data_dir: Path, site: TestSite
+) -> None:
+    site.fail_next("/searxng/search", *([503] * 200))
+    settings = load_settings(
+        data_dir=data_dir,
+        max_iterations=1,
+        web="always",
+        web_search_backend="searxng",
+        web_search_url=site.url("/searxng"),
+        **WEB_ENV,
+    )
+    result = research(settings, "What is BM25 and how does HyDE help retrieval?")
+    asked = site.hits("/searxng/search")
+    assert 1 <= asked <= 3  # the first query's retries, then no more for this run
+    errors = result.report["web"]["search_errors"]
+    assert len(errors) == 1 and errors[0]["reason"].endswith("web search is off for the rest of this run")
+    assert result.report["web"]["fetched"] == 0 and result.report["complete"]
+
+
+def test_pages_that_were_all_refused_are_not_counted_as_fetched(data_dir: Path, site: TestSite) -> None:
+    with stub_with(*(site.url(path) for path in HOSTILE)) as stub:
+        result = research(web_settings(data_dir, stub, web="always"), WEB_QUESTION)
+    web = result.report["web"]
+    assert web["searched"] and web["pages"] == [] and web["fetched"] == 0
+    assert len(web["skipped"]) == len(HOSTILE)

@@ -71,7 +71,11 @@ def test_search_gather_and_rank_web_with_local(
 
     assert [r.ok for r in report.results] == [True, True, False, False, False]  # the #top duplicate folded
     assert {f.kind for f in report.failures} == {"http", "refused", "too_large"}
-    assert (report.fetched, report.from_cache, len(report.indexed_doc_ids)) == (5, 0, 2)
+    assert (report.fetched, report.from_cache, len(report.indexed_doc_ids)) == (
+        2,
+        0,
+        2,
+    )  # refusals are no fetch
     assert local.store.generation() == generation  # the local BM25 snapshot needs no rebuild
 
     search = MixedSearch(local, gatherer.corpus)

@@ -70,7 +70,10 @@ class WebGatherer:
         missing = [u for u in distinct if u not in cached]
         fetched = dict(zip(missing, self.fetcher.fetch_many(missing, max_concurrency), strict=True))
         self.cache.put_many(fetched.values())
-        report = GatherReport([cached.get(u) or fetched[u] for u in distinct], len(cached), len(fetched))
+        pages_fetched = sum(
+            1 for r in fetched.values() if isinstance(r, FetchedPage)
+        )  # refusals are not fetches
+        report = GatherReport([cached.get(u) or fetched[u] for u in distinct], len(cached), pages_fetched)
         if self.corpus is not None and report.pages:
             report.indexed_doc_ids = self.corpus.add_pages(report.pages)
         log.info(

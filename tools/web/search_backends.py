@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 import structlog
 
-from sleuth.tools.errors import ConfigError, SearchError
+from sleuth.tools.errors import ConfigError, SearchError, SearchUnavailable
 from sleuth.tools.http.retry import RetryPolicy, retry_after_s
 
 log = structlog.get_logger(__name__)
@@ -87,9 +87,10 @@ class _HttpSearch:
             payload = response.json()
             results = _clean(self._parse(payload), k)
         except _Transient as e:
-            raise SearchError(f"{self.name} search failed: {_status_line(e.response)}") from e
+            raise SearchUnavailable(f"{self.name} search failed: {_status_line(e.response)}") from e
         except httpx.HTTPError as e:
-            raise SearchError(f"{self.name} search at {self.base_url} failed: {type(e).__name__}: {e}") from e
+            reason = f"{type(e).__name__}: {e}"
+            raise SearchUnavailable(f"{self.name} search at {self.base_url} failed: {reason}") from e
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise SearchError(
                 f"{self.name} search returned an unexpected response: {type(e).__name__}: {e}"
