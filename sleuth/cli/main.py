@@ -123,6 +123,8 @@ def ingest(
         out.print(f"Repaired an interrupted earlier run: {report.repaired}")
     for line in skip_lines(report.skipped):
         out.print(f"  [yellow]skipped[/yellow] {escape(line)}")
+    for path, note in report.notes:
+        out.print(f"  [dim]note[/dim] {escape(path)}: {escape(note)}")
 
 
 @app.command()

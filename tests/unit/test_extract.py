@@ -210,9 +210,16 @@ def test_control_characters_without_nul_count_as_binary(tmp_path: Path) -> None:
     assert refusal(write(tmp_path, "ctl.md", bytes(range(1, 32)) * 20)) == "binary content in a text file"
 
 
-def test_invalid_utf8(tmp_path: Path) -> None:
-    reason = refusal(write(tmp_path, "latin.txt", "caf\xe9 au lait".encode("latin-1")))
-    assert reason == "not valid UTF-8 text (bad byte 0xe9 at offset 3)"
+def test_latin1_and_cp1252_text_is_read_and_says_its_encoding(tmp_path: Path) -> None:
+    text = "Le café au lait coûte trois euros – « très » cher, dit-on à Besançon.\n" * 3
+    for encoding in ("latin-1", "cp1252"):
+        data = text.replace("–", "-").encode(encoding) if encoding == "latin-1" else text.encode(encoding)
+        extracted = extract_file(write(tmp_path, f"{encoding}.txt", data), max_bytes=1 << 20)
+        assert "café au lait coûte" in extracted.text and "Besançon" in extracted.text
+        assert extracted.meta["encoding"] == "cp1252"
+    russian = "Привет, как дела? Это тестовый текст на русском языке.\n" * 3
+    extracted = extract_file(write(tmp_path, "ru.txt", russian.encode("cp1251")), max_bytes=1 << 20)
+    assert extracted.text == russian and extracted.meta["encoding"] == "cp1251"
 
 
 def test_empty_file(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import charset_normalizer
 import structlog
 import trafilatura
 from lxml.etree import LxmlError
@@ -69,7 +70,10 @@ def extract_file(path: Path, *, max_bytes: int) -> ExtractedText:
         _reject_binary(data)
         extracted = extract_html(data)
     else:
-        extracted = _extract_plain(_decode_text(data), kind)
+        text, encoding = _decode_text(data)
+        extracted = _extract_plain(text, kind)
+        if encoding not in ("utf-8", "utf-16"):
+            extracted.meta["encoding"] = encoding
     if not extracted.text.strip():
         raise ExtractError("empty file (no text after extraction)")
     return replace(extracted, title=extracted.title or path.stem, raw_hash=content_hash(data))
@@ -127,19 +131,55 @@ def _reject_binary(data: bytes) -> None:
         raise ExtractError("binary content in a text file")
 
 
-def _decode_text(data: bytes) -> str:
+def _decode_text(data: bytes) -> tuple[str, str]:
+    """The text and the encoding it was read with: UTF-8 (or UTF-16 with a byte-order mark), else the
+    encoding charset-normalizer finds (Latin-1 and cp1252 files are common)."""
     # Windows tools write UTF-16 with a BOM; it is full of NUL bytes, so decode it before sniffing.
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16")
+            return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError as e:
             raise ExtractError("not valid UTF-16 text despite its byte-order mark") from e
     _reject_binary(data)
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as e:
         bad = f"0x{data[e.start]:02x} at offset {e.start}"
-        raise ExtractError(f"not valid UTF-8 text (bad byte {bad})") from e
+        guess = _best_encoding(data)
+        if guess is None:
+            raise ExtractError(f"not valid UTF-8 text (bad byte {bad}) and no other encoding fits") from e
+        return data.decode(guess), guess
+
+
+# Latin-script single-byte code pages that a few accented letters cannot tell apart from cp1252
+_LATIN_CODE_PAGES = {
+    "cp1250",
+    "cp1254",
+    "cp1257",
+    "cp775",
+    "cp850",
+    "cp852",
+    "hp_roman8",
+    "latin_1",
+    "mac_roman",
+}
+_LATIN_CODE_PAGES |= {f"iso8859_{n}" for n in (1, 2, 3, 4, 9, 10, 13, 14, 15, 16)}
+
+
+def _best_encoding(data: bytes) -> str | None:
+    """charset-normalizer's reading; when it is a Latin-script code page and the bytes read as cp1252
+    (Windows' Western default, a superset of Latin-1's printable range), cp1252: a short text with a few
+    accents fits cp1250 as well, and Western files are far more common."""
+    guess = charset_normalizer.from_bytes(data).best()
+    if guess is None or guess.encoding in ("utf_8", "ascii"):
+        return None
+    if guess.encoding in _LATIN_CODE_PAGES:
+        try:
+            data.decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            pass
+    return guess.encoding
 
 
 def _extract_plain(text: str, kind: str) -> ExtractedText:

@@ -51,6 +51,7 @@ class IngestReport:
     pruned: int = 0
     chunks: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # read, but worth saying how (an encoding)
     repaired: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -129,6 +130,8 @@ def _ingest(
         except ExtractError as e:
             _skip(report, path, str(e))
             continue
+        if "encoding" in extracted.meta:
+            report.notes.append((str(path), f"not UTF-8: read as {extracted.meta['encoding']}"))
         doc_id = doc_id_for(path)
         previous = known.get(doc_id)
         if previous is not None and previous.raw_hash == extracted.raw_hash and previous.status == "indexed":
