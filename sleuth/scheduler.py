@@ -134,7 +134,8 @@ class Scheduler:
             self.store.run_finished(run.run_id, ended, "failed", error=error)
             if trigger != "manual":
                 self._after_failure(job, ended)
-        done = next(r for r in self.store.runs(job.name, limit=5) if r.run_id == run.run_id)
+        # the job may have been removed meanwhile (by another process); the daemon goes on either way
+        done = next((r for r in self.store.runs(job.name, limit=5) if r.run_id == run.run_id), run)
         log.info(
             "scheduler.run_finished", job=job.name, run_id=run.run_id, status=done.status, error=done.error
         )

@@ -150,3 +150,34 @@ def test_a_manual_run_killed_with_9_is_closed_as_interrupted_by_the_next_schedul
     (closed,) = store.runs("weekly")
     assert (closed.status, closed.error) == ("interrupted", ORPHANED) and closed.ended_at is not None
     assert "(killed" in shown.stdout and store.require("weekly").failures == 0  # not a failed attempt
+
+
+def test_removing_a_job_while_the_daemon_runs_it_is_refused_and_the_daemon_goes_on(
+    tiny_settings: Settings,
+) -> None:
+    planner_called, release = threading.Event(), threading.Event()
+
+    def planner(request):  # type: ignore[no-untyped-def]
+        planner_called.set()
+        release.wait(60)  # the run is in flight while we try to remove its job
+        return plan("What is BM25?")(request)
+
+    store = ScheduleStore(tiny_settings.duckdb_path)
+    data_dir = tiny_settings.data_dir
+    with ScriptedOpenAIServer(hanging_script(planner)) as server:
+        store.add(weekly_job(server, datetime.now(UTC) - timedelta(minutes=1)))
+        proc = sleuth_process("scheduler", "--data-dir", str(data_dir), "--poll", "0.2")
+        try:
+            assert planner_called.wait(60), proc.communicate(timeout=5)[0].decode()[-2000:]
+            removed = CliRunner().invoke(app, ["schedule", "remove", "weekly", "--data-dir", str(data_dir)])
+            assert removed.exit_code == 1 and "Traceback" not in removed.output
+            assert "job 'weekly' is running now" in removed.stderr
+            release.set()
+            assert wait_for(lambda: [r.status for r in store.runs("weekly")] == ["completed"])
+            assert proc.poll() is None  # the daemon is still serving
+            later = CliRunner().invoke(app, ["schedule", "remove", "weekly", "--data-dir", str(data_dir)])
+            assert later.exit_code == 0 and store.get("weekly") is None
+        finally:
+            release.set()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(20)

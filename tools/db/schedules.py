@@ -148,8 +148,17 @@ class ScheduleStore:
         return [Job(**_row(_JOB_COLUMNS, r)) for r in rows]
 
     def remove(self, name: str) -> None:
-        """Delete the job and its run history (archived report files stay on disk)."""
+        """Delete the job and its run history (archived report files stay on disk). Refused while a
+        live process runs the job: its run and the history its report compares with must not vanish."""
         self.require(name)
+        running = [
+            r for r in self.runs(name, limit=20) if r.status == "running" and r.pid and process_alive(r.pid)
+        ]
+        if running:
+            raise ConfigError(
+                f"job {name!r} is running now (run {running[0].run_id}, pid {running[0].pid}); "
+                "remove it when the run has finished"
+            )
         with open_duckdb(self.db_path) as con:
             con.execute("DELETE FROM schedule_runs WHERE job = ?", [name])
             con.execute("DELETE FROM schedule_jobs WHERE name = ?", [name])
