@@ -9,6 +9,7 @@ SleuthError
 │   │   └── SearchUnavailable  it could not be reached or kept failing (5xx, 429, timeouts)
 │   └── StoreError         DuckDB / Chroma trouble
 │       ├── StoreBusy      another sleuth process holds the data directory
+│       ├── VectorIndexUnreadable  the Chroma files are damaged (rebuildable from DuckDB: `sleuth doctor`)
 │       └── EmbeddingMismatch  the vector collection was built with another embedding model
 ├── ModelError             an LLM call failed (the node's step fails; the run ends with a partial report)
 │   ├── ModelUnavailable   the endpoint could not answer (down, timed out, overloaded, refused the key,
@@ -57,6 +58,10 @@ class StoreError(ToolError):
 
 
 class StoreBusy(StoreError):
+    pass
+
+
+class VectorIndexUnreadable(StoreError):
     pass
 
 

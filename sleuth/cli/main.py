@@ -192,11 +192,19 @@ def doctor(data_dir: DataDirOpt = None) -> None:
 
     Needed only after a crash or `kill -9` mid-ingest (ingest also runs a quick check itself).
     """
+    from sleuth.tools.errors import VectorIndexUnreadable
     from sleuth.wiring import open_corpus
+    from sleuth.wiring import reindex as do_reindex
 
     settings = run_guarded(_settings, data_dir)
-    corpus = run_guarded(open_corpus, settings)
-    repaired = run_guarded(corpus.check_consistency, full=True)
+    try:
+        corpus = open_corpus(settings)
+        repaired = run_guarded(corpus.check_consistency, full=True)
+    except VectorIndexUnreadable as e:
+        err.print(f"[yellow]{escape(str(e).split(';')[0])}[/yellow]: rebuilding it from the database")
+        n = run_guarded(do_reindex, settings)
+        out.print(f"Rebuilt the vector index: {n} chunks embedded again.")
+        return
     corpus.rebuild_lexical()
     if any(repaired.values()):
         out.print(f"Repaired: {repaired}")

@@ -269,3 +269,26 @@ def test_a_symlink_loop_is_one_skip_and_unsupported_files_are_counted_by_type(tm
     assert "old.txt: not UTF-8: read as cp1252" in result.output
     assert "a.md: symbolic link that loops or points nowhere" in result.output
     assert "4 file(s) of .docx (supported: " in result.output and "1 file(s) of .png" in result.output
+
+
+@pytest.mark.parametrize("command", ["doctor", "reindex"])
+def test_a_truncated_vector_index_is_rebuilt_from_the_database(tmp_path: Path, command: str) -> None:
+    env = {**os.environ, "SLEUTH_DATA_DIR": str(tmp_path / "data")}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "sleuth", *args], env=env, capture_output=True, text=True
+        )
+
+    assert run("ingest", "--sample").returncode == 0
+    index = tmp_path / "data" / "chroma" / "chroma.sqlite3"
+    with index.open("r+b") as f:
+        f.truncate(index.stat().st_size // 3)
+    broken = run("search", "reciprocal rank fusion")
+    assert broken.returncode == 1 and "`sleuth doctor` rebuilds it" in broken.stderr
+    assert "Traceback" not in broken.stderr
+    repaired = run(command)
+    assert repaired.returncode == 0, repaired.stderr[-2000:]
+    assert "Traceback" not in repaired.stderr
+    found = run("search", "reciprocal rank fusion", "--json")
+    assert found.returncode == 0 and "rank fusion" in json.loads(found.stdout)[0]["title"].lower()

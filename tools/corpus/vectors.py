@@ -4,13 +4,15 @@ dimension in the collection metadata so vectors of two models never mix."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import chromadb
 import numpy as np
+from chromadb.api.client import SharedSystemClient
 from chromadb.errors import ChromaError
 
-from sleuth.tools.errors import EmbeddingMismatch, StoreError
+from sleuth.tools.errors import EmbeddingMismatch, VectorIndexUnreadable
 
 COLLECTION = "chunks"
 
@@ -29,7 +31,9 @@ class VectorIndex:
                 metadata={"hnsw:space": "cosine", "embedding_model": model_name, "embedding_dim": dim},
             )
         except (ChromaError, ValueError, OSError) as e:
-            raise StoreError(f"cannot open the vector index at {path}: {e}") from e
+            raise VectorIndexUnreadable(
+                f"cannot open the vector index at {path}: {e}; `sleuth doctor` rebuilds it from the database"
+            ) from e
         self._check_model()
 
     def _check_model(self) -> None:
@@ -77,8 +81,14 @@ class VectorIndex:
 
     @staticmethod
     def drop(path: Path) -> None:
-        client = chromadb.PersistentClient(
-            path=str(path), settings=chromadb.Settings(anonymized_telemetry=False)
-        )
-        if COLLECTION in [c.name for c in client.list_collections()]:
-            client.delete_collection(COLLECTION)
+        """Delete the collection; when the files are too damaged to open, delete them (the vectors are
+        derived data: every chunk is in DuckDB and is embedded again)."""
+        try:
+            client = chromadb.PersistentClient(
+                path=str(path), settings=chromadb.Settings(anonymized_telemetry=False)
+            )
+            if COLLECTION in [c.name for c in client.list_collections()]:
+                client.delete_collection(COLLECTION)
+        except (ChromaError, ValueError, OSError, AttributeError):
+            shutil.rmtree(path, ignore_errors=True)
+        SharedSystemClient.clear_system_cache()  # chroma caches one (here: broken) client per path
