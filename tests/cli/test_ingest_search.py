@@ -292,3 +292,39 @@ def test_a_truncated_vector_index_is_rebuilt_from_the_database(tmp_path: Path, c
     assert "Traceback" not in repaired.stderr
     found = run("search", "reciprocal rank fusion", "--json")
     assert found.returncode == 0 and "rank fusion" in json.loads(found.stdout)[0]["title"].lower()
+
+
+DISK_FULL_DRIVER = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG, as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))
+sys.argv = ["sleuth", "ingest", *sys.argv[2:]]
+from sleuth.cli.main import app
+app()
+"""
+
+
+def test_a_full_disk_during_ingest_is_one_line_and_earlier_data_stays(tmp_path: Path) -> None:
+    env = {**os.environ, "SLEUTH_DATA_DIR": str(tmp_path / "data")}
+    first = subprocess.run(
+        [sys.executable, "-m", "sleuth", "ingest", str(SAMPLE_CORPUS / "bm25.md")],
+        env=env,
+        capture_output=True,
+    )
+    assert first.returncode == 0
+    full = subprocess.run(
+        [sys.executable, "-c", DISK_FULL_DRIVER, str(48 * 1024), str(SAMPLE_CORPUS)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr[-3000:]
+    assert full.stderr.strip().startswith("error: ") and len(full.stderr.strip().splitlines()) == 1
+    assert not list((tmp_path / "data").glob("lexical.tmp*"))
+    found = subprocess.run(
+        [sys.executable, "-m", "sleuth", "search", "BM25 term frequency saturation", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert found.returncode == 0 and json.loads(found.stdout)[0]["title"].startswith("BM25")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import structlog
 from filelock import FileLock, Timeout
 
@@ -22,7 +23,7 @@ from sleuth.tools.corpus.discover import iter_candidate_files
 from sleuth.tools.corpus.extract import extract_file
 from sleuth.tools.corpus.local_corpus import LocalCorpus
 from sleuth.tools.corpus.store import NewDocument, utcnow
-from sleuth.tools.errors import ExtractError, StoreBusy
+from sleuth.tools.errors import ExtractError, StoreBusy, StoreError
 from sleuth.tools.records import content_hash, short_id
 
 log = structlog.get_logger(__name__)
@@ -103,10 +104,17 @@ def ingest_paths(
     except KeyboardInterrupt:
         status = "interrupted"
         raise
+    except (OSError, duckdb.Error) as e:  # a full disk, a read-only folder: one line, earlier data intact
+        raise StoreError(
+            f"ingest stopped: {getattr(e, 'strerror', None) or e}; what was added before is intact"
+        ) from e
     finally:
         report.seconds = time.perf_counter() - t0
-        corpus.store.record_skips(report.ingest_id, report.skipped)
-        corpus.store.record_ingest(report.ingest_id, started, report.counts(), status)
+        try:
+            corpus.store.record_skips(report.ingest_id, report.skipped)
+            corpus.store.record_ingest(report.ingest_id, started, report.counts(), status)
+        except (OSError, duckdb.Error, StoreError) as e:  # the same full disk: the reason above is the one
+            log.warning("ingest.record_failed", error=str(e))
         lock.release()
         log.info("ingest.finished", status=status, seconds=round(report.seconds, 2), **report.counts())
     return report

@@ -24,6 +24,7 @@ import numpy as np
 import Stemmer
 
 from sleuth.tools.corpus.store import ChunkRow
+from sleuth.tools.errors import StoreError
 
 _STEMMER = Stemmer.Stemmer("english")
 BM25_K1 = 0.9  # Anserini's BEIR defaults; they beat (1.2, 0.75) on short scientific chunks
@@ -92,6 +93,22 @@ def build_lexical_index(folder: Path, rows: list[ChunkRow], generation: int) -> 
     """Build the snapshot in a temporary folder and swap it in, so readers never see half an index."""
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _write_snapshot(tmp, rows, generation)
+    except OSError as e:  # a full disk, say: the half-written snapshot goes, the old one keeps serving
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StoreError(
+            f"cannot write the search index at {folder}: {e.strerror or e}; the previous index is intact"
+        ) from e
+    old = folder.with_name(f"{folder.name}.old{os.getpid()}-{threading.get_ident()}")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_snapshot(tmp: Path, rows: list[ChunkRow], generation: int) -> None:
     tmp.mkdir(parents=True)
     if rows:  # bm25s cannot index an empty corpus; a snapshot without bm25/ answers nothing
         bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B, method="lucene")
@@ -120,12 +137,6 @@ def build_lexical_index(folder: Path, rows: list[ChunkRow], generation: int) -> 
     }
     (tmp / "rows.json").write_text(json.dumps(payload))
     (tmp / "generation").write_text(str(generation))
-    old = folder.with_name(f"{folder.name}.old{os.getpid()}-{threading.get_ident()}")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def snapshot_generation(folder: Path) -> int | None:
