@@ -91,13 +91,12 @@ def ingest_paths(
 
 def reindex(settings: Settings, progress: ProgressFn | None = None) -> int:
     """Drop the vector collection and re-embed every chunk with the configured embedding model."""
+    notify = progress or (lambda event, fields: None)
     VectorIndex.drop(settings.chroma_path)
     corpus = open_corpus(settings)
     doc_ids = sorted(corpus.store.documents())
+    notify("chunked", {"chunks": corpus.store.stats()["chunks"]})
     total = 0
     for i in range(0, len(doc_ids), 64):
-        n = corpus.embed_documents(doc_ids[i : i + 64])
-        total += n
-        if progress:
-            progress("embedded", {"chunks": n, "documents": len(doc_ids[i : i + 64])})
+        total += corpus.embed_documents(doc_ids[i : i + 64], lambda n: notify("embedded", {"chunks": n}))
     return total

@@ -3,12 +3,22 @@ the one way a command fails (a one-line reason and an exit code, never a traceba
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from sleuth.tools.errors import SleuthError
 
@@ -17,6 +27,49 @@ T = TypeVar("T")
 out = Console(soft_wrap=True, highlight=False)  # results: reports, tables, search hits
 markdown_out = Console(highlight=False)  # rendered Markdown wraps to the terminal's width
 err = Console(stderr=True, soft_wrap=True)  # progress, notices, errors
+
+
+ProgressFn = Callable[[str, dict], None]
+
+
+@contextmanager
+def work_progress(first: str = "scanning") -> Iterator[ProgressFn]:
+    """Progress for long corpus work (ingest, doctor, reindex) on stderr: files, then chunks embedded
+    with their rate and the time left. Takes the events tools/corpus sends: scan (files to read), file
+    (one read), chunked (chunks to embed), embedded (chunks done), index (building the BM25 index)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        files = bar.add_task(first, total=None, rate="")
+        chunks = bar.add_task("embedding chunks", total=0, rate="", visible=False)
+
+        def on_event(event: str, fields: dict) -> None:
+            if event == "scan":
+                bar.update(files, total=fields["total"], description="reading files")
+            elif event == "file":
+                bar.advance(files)
+            elif event == "chunked":
+                total = bar.tasks[chunks].total or 0
+                bar.update(chunks, total=total + fields["chunks"], visible=True)
+            elif event == "embedded":
+                if not bar.tasks[chunks].total:  # a repair re-embeds an amount only known as it goes
+                    bar.update(chunks, total=None, visible=True)
+                bar.advance(chunks, fields["chunks"])
+                speed = bar.tasks[chunks].speed
+                bar.update(chunks, rate=f"{speed:.0f} chunks/s" if speed else "")
+            elif event == "index":
+                bar.update(files, description="building the search index")
+
+        yield on_event
 
 
 def fail(message: str, code: int = 1) -> None:

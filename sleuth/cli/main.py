@@ -8,12 +8,11 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sleuth import __version__
 from sleuth.cli.chat import register as register_chat
-from sleuth.cli.console import err, fail, out, run_guarded
+from sleuth.cli.console import err, fail, out, run_guarded, work_progress
 from sleuth.cli.evals import register as register_eval
 from sleuth.cli.options import DataDirOpt
 from sleuth.cli.research import register as register_research
@@ -94,25 +93,7 @@ def ingest(
     if not targets and not prune:
         fail("nothing to ingest: give one or more PATHs, or --sample for the bundled sample corpus")
     settings = run_guarded(_settings, data_dir)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("scanning", total=None)
-
-        def on_progress(event: str, fields: dict) -> None:
-            if event == "scan":
-                bar.update(task, total=fields["total"], description="ingesting")
-            elif event == "file":
-                bar.advance(task)
-            elif event == "index":
-                bar.update(task, description="building search index")
-
+    with work_progress() as on_progress:
         report = run_guarded(ingest_paths, settings, targets, prune=prune, progress=on_progress)
     out.print(
         f"Ingested into {settings.data_dir}: {report.added} added, {report.updated} updated, "
@@ -199,10 +180,14 @@ def doctor(data_dir: DataDirOpt = None) -> None:
     settings = run_guarded(_settings, data_dir)
     try:
         corpus = open_corpus(settings)
-        repaired = run_guarded(corpus.check_consistency, full=True)
+        with work_progress("checking") as on_progress:
+            repaired = run_guarded(
+                corpus.check_consistency, full=True, progress=lambda n: on_progress("embedded", {"chunks": n})
+            )
     except VectorIndexUnreadable as e:
         err.print(f"[yellow]{escape(str(e).split(';')[0])}[/yellow]: rebuilding it from the database")
-        n = run_guarded(do_reindex, settings)
+        with work_progress("rebuilding") as on_progress:
+            n = run_guarded(do_reindex, settings, on_progress)
         out.print(f"Rebuilt the vector index: {n} chunks embedded again.")
         return
     corpus.rebuild_lexical()
@@ -218,7 +203,8 @@ def reindex(data_dir: DataDirOpt = None) -> None:
     from sleuth.wiring import reindex as do_reindex
 
     settings = run_guarded(_settings, data_dir)
-    n = run_guarded(do_reindex, settings)
+    with work_progress("re-embedding") as on_progress:
+        n = run_guarded(do_reindex, settings, on_progress)
     out.print(f"Re-embedded {n} chunks.")
 
 

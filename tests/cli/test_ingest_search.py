@@ -328,3 +328,37 @@ def test_a_full_disk_during_ingest_is_one_line_and_earlier_data_stays(tmp_path: 
         text=True,
     )
     assert found.returncode == 0 and json.loads(found.stdout)[0]["title"].startswith("BM25")
+
+
+class CountingEmbedder:
+    """An ``Embedder`` (the Protocol's own contract) that remembers how many texts each call carried."""
+
+    name, dim = "counting-test-embedder", 8
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def embed(self, texts: list[str]):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        self.calls.append(len(texts))
+        rows = np.array([[(hash(t) >> s) & 0xFF for s in range(0, 64, 8)] for t in texts], dtype=np.float32)
+        return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
+
+
+def test_a_huge_one_line_file_is_embedded_in_bounded_slices_with_progress_per_chunk(tmp_path: Path) -> None:
+    from sleuth.tools.corpus.ingest import ingest_paths as ingest_with
+    from sleuth.tools.corpus.local_corpus import EMBED_SLICE, LocalCorpus
+    from sleuth.wiring import ingest_options
+
+    huge = tmp_path / "huge.txt"
+    huge.write_text(("lorem ipsum dolor sit amet " * 40_000).strip())  # ~1 MB, no newline at all
+    embedder = CountingEmbedder()
+    corpus = LocalCorpus(tmp_path / "data", embedder)
+    events: list[tuple[str, dict]] = []
+    report = ingest_with(corpus, [huge], ingest_options(load_settings()), lambda e, f: events.append((e, f)))
+    chunked = sum(f["chunks"] for e, f in events if e == "chunked")
+    embedded = [f["chunks"] for e, f in events if e == "embedded"]
+    assert report.chunks == chunked > 2 * EMBED_SLICE
+    assert sum(embedded) == chunked and len(embedded) >= 3  # progress as the file's chunks go in
+    assert max(embedder.calls) <= EMBED_SLICE  # memory bounded by the slice, not by the file

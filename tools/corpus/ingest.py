@@ -93,7 +93,9 @@ def ingest_paths(
     lock = _lock(corpus.data_dir)
     status = "failed"
     try:
-        report.repaired = corpus.check_consistency(full=False)
+        report.repaired = corpus.check_consistency(
+            full=False, progress=lambda done: notify("embedded", {"chunks": done})
+        )
         _ingest(corpus, paths, options, report, notify)
         if options.prune:
             report.pruned = _prune(corpus)
@@ -160,6 +162,7 @@ def _ingest(
                 chunks=chunks,
             )
         )
+        notify("chunked", {"chunks": len(chunks)})
         if previous is None:
             report.added += 1
         else:
@@ -173,10 +176,9 @@ def _flush(corpus: LocalCorpus, group: list[NewDocument], report: IngestReport, 
     if not group:
         return
     corpus.store.write_pending(group)
-    n = corpus.embed_documents([d.doc_id for d in group])
+    n = corpus.embed_documents([d.doc_id for d in group], lambda done: notify("embedded", {"chunks": done}))
     report.chunks += n
     log.info("ingest.group_indexed", documents=len(group), chunks=n)
-    notify("embedded", {"chunks": n, "documents": len(group)})
     group.clear()
 
 

@@ -6,6 +6,7 @@ block other processes. The snapshot is rebuilt whenever the store's generation m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -18,6 +19,9 @@ from sleuth.tools.protocols import Embedder
 from sleuth.tools.records import Passage
 
 log = structlog.get_logger(__name__)
+
+
+EMBED_SLICE = 512  # chunks embedded and stored at a time
 
 
 class LocalCorpus:
@@ -59,22 +63,30 @@ class LocalCorpus:
         build_lexical_index(self.lexical_path, rows, generation)
         log.info("lexical.rebuilt", chunks=len(rows), generation=generation)
 
-    def embed_documents(self, doc_ids: list[str]) -> int:
-        """(Re-)embed every chunk of these documents from the store and mark them indexed."""
+    def embed_documents(self, doc_ids: list[str], progress: Callable[[int], None] | None = None) -> int:
+        """(Re-)embed every chunk of these documents from the store and mark them indexed, ``EMBED_SLICE``
+        chunks at a time (memory is bounded by the slice, not by a file); ``progress(n)`` after each slice.
+        Until the last slice is in, the documents stay pending, so a killed process is repaired later."""
         rows = self.store.chunk_rows(doc_ids)
-        vectors = self.embedder.embed([index_text(r.title, r.text) for r in rows]) if rows else None
         self.vectors.delete_documents(doc_ids)
-        if vectors is not None:
-            self.vectors.add([r.chunk_id for r in rows], vectors, [r.doc_id for r in rows])
+        for start in range(0, len(rows), EMBED_SLICE):
+            part = rows[start : start + EMBED_SLICE]
+            vectors = self.embedder.embed([index_text(r.title, r.text) for r in part])
+            self.vectors.add([r.chunk_id for r in part], vectors, [r.doc_id for r in part])
+            if progress is not None:
+                progress(len(part))
         self.store.mark_indexed(doc_ids)
         return len(rows)
 
-    def check_consistency(self, *, full: bool) -> dict[str, int]:
-        """Repair DuckDB/Chroma drift left by a killed process. ``full`` compares every id."""
+    def check_consistency(
+        self, *, full: bool, progress: Callable[[int], None] | None = None
+    ) -> dict[str, int]:
+        """Repair DuckDB/Chroma drift left by a killed process. ``full`` compares every id. ``progress(n)``
+        counts chunks embedded again."""
         repaired = {"pending_documents": 0, "orphan_vectors": 0, "missing_vectors": 0}
         pending = self.store.pending_doc_ids()
         if pending:
-            self.embed_documents(pending)
+            self.embed_documents(pending, progress)
             repaired["pending_documents"] = len(pending)
         indexed = self.store.indexed_chunk_ids() if full else None
         if not full and self.vectors.count() != self.store.stats()["chunks"]:
@@ -86,7 +98,7 @@ class LocalCorpus:
             missing = indexed - in_chroma
             if missing:
                 docs = sorted({r.doc_id for r in self.store.chunk_rows() if r.chunk_id in missing})
-                self.embed_documents(docs)
+                self.embed_documents(docs, progress)
             repaired.update(orphan_vectors=len(orphans), missing_vectors=len(missing))
         if any(repaired.values()):
             log.warning("corpus.repaired", **repaired)
