@@ -21,7 +21,7 @@ from sleuth.tools.records import Passage
 log = structlog.get_logger(__name__)
 
 
-EMBED_SLICE = 512  # chunks embedded and stored at a time
+EMBED_SLICE = 128  # chunks embedded and stored at a time: progress every few seconds, bounded memory
 
 
 class LocalCorpus:
