@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -54,21 +55,24 @@ def test_write_pending_then_indexed_and_replace(tmp_path: Path) -> None:
     assert store.stats()["documents"] == 0 and store.stats()["chunks"] == 0
 
 
-def test_database_held_by_another_process_gives_busy_message(tmp_path: Path) -> None:
+def hold(path: Path, label: str) -> subprocess.Popen:
+    """A process holding ``path`` open read-write; ``label`` is in its command line."""
+    code = (
+        f"import duckdb, sys  # {label}\n"
+        f"c = duckdb.connect({str(path)!r})\nprint('ready', flush=True)\nsys.stdin.read()"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "ready"
+    return holder
+
+
+def test_a_database_held_by_a_short_sleuth_command_is_waited_for_then_busy(tmp_path: Path) -> None:
     path = tmp_path / "db.duckdb"
     CorpusStore(path)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, sys; c = duckdb.connect({str(path)!r}); print('ready', flush=True); sys.stdin.read()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = hold(path, "a sleuth search")
     try:
-        assert holder.stdout.readline().strip() == "ready"
         with (
             pytest.raises(StoreBusy, match="busy: another sleuth process"),
             open_duckdb(path, busy_wait_s=0.3),
@@ -78,3 +82,19 @@ def test_database_held_by_another_process_gives_busy_message(tmp_path: Path) -> 
         holder.communicate("", timeout=10)
     with open_duckdb(path, busy_wait_s=0.3) as con:  # free again once the other process exits
         assert con.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_database_held_by_another_program_is_named_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "db.duckdb"
+    CorpusStore(path)
+    holder = hold(path, "a notebook")
+    started = time.monotonic()
+    try:
+        with (
+            pytest.raises(StoreBusy, match=rf"held by another program, pid {holder.pid} \(.*python"),
+            open_duckdb(path, busy_wait_s=30),
+        ):
+            pass
+    finally:
+        holder.communicate("", timeout=10)
+    assert time.monotonic() - started < 5  # said at once, not after the 30 s wait

@@ -3,6 +3,7 @@ short-lived and a conflicting open waits briefly, then fails with a clear "busy"
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,13 +20,40 @@ class _LockConflict(Exception):
     pass
 
 
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path))
     except duckdb.IOException as e:
-        if "lock" in str(e).lower():
-            raise _LockConflict(str(e)) from e
-        raise StoreError(f"cannot open database {path}: {e}") from e
+        if "lock" not in str(e).lower():
+            raise StoreError(f"cannot open database {path}: {e}") from e
+        holder = _HOLDER.search(str(e))
+        if holder is not None:
+            _refuse_long_holders(path, int(holder["pid"]), holder["program"])
+        raise _LockConflict(str(e)) from e
+
+
+def _refuse_long_holders(path: Path, pid: int, program: str) -> None:
+    """Say at once who holds the file when waiting cannot help: a running ingest, or a program that is
+    not sleuth (the DuckDB CLI, a notebook). Other sleuth commands hold it for moments: wait for them."""
+    ingest_pid = path.parent / "ingest.pid"
+    if ingest_pid.exists() and ingest_pid.read_text().strip() == str(pid):
+        raise StoreBusy(
+            f"`sleuth ingest` (pid {pid}) is writing to {path.parent}; retry when it has finished"
+        )
+    try:
+        command = (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        )
+    except OSError:
+        return  # not on Linux, or it just ended: waiting is the best guess
+    if "sleuth" not in command:
+        raise StoreBusy(
+            f"the Sleuth database {path} is held by another program, pid {pid} ({command[:80] or program}); "
+            "close it and retry"
+        )
 
 
 @contextmanager
