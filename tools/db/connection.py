@@ -43,9 +43,9 @@ def _refuse_long_holders(path: Path, pid: int, program: str) -> None:
         raise StoreBusy(
             f"`sleuth ingest` (pid {pid}) is writing to {path.parent}; retry when it has finished"
         )
-    try:
-        command = (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    try:  # NULs between arguments and newlines inside them become single spaces: one line
+        command = " ".join(
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").split()
         )
     except OSError:
         return  # not on Linux, or it just ended: waiting is the best guess
