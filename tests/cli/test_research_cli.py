@@ -131,3 +131,10 @@ def test_the_run_id_and_the_resume_command_are_printed_when_the_run_starts(data_
     assert result.exit_code == 0
     first = result.stderr.splitlines()[0]
     assert first == "Run r-42 started; if it stops, resume it with `sleuth research --thread r-42`"
+
+
+@pytest.mark.parametrize("command", [[], ["research"], ["ingest"], ["schedule", "history"], ["chat"]])
+def test_help_shows_flags_as_flags(command: list[str]) -> None:
+    result = sleuth(*command, "--help")
+    assert result.exit_code == 0 and "--help" in result.output
+    assert "<bool>" not in result.output  # a flag takes no value
