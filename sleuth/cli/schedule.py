@@ -177,7 +177,15 @@ def history(
     if not runs:
         out.print(f"Job {name} has not run yet.")
         return
-    table = Table("started", "ended", "status", "trigger", "engine", "LLM calls", "report / error")
+    # in 80 columns nothing is cut: a status stays whole and a path or error wraps (fold), never "…"
+    table = Table()
+    for name in ("started", "ended"):
+        table.add_column(name, overflow="fold")
+    table.add_column("status", no_wrap=True, min_width=len("interrupted"))
+    table.add_column("trigger", overflow="fold")
+    table.add_column("engine", overflow="fold")
+    table.add_column("calls", no_wrap=True)
+    table.add_column("report / error", overflow="fold", ratio=1)
     for r in runs:
         detail = r.error if r.error else (r.report_md or "")
         table.add_row(

@@ -59,3 +59,32 @@ def test_a_cron_that_never_fires_is_refused_in_one_line() -> None:
         "error: cron expression '0 0 31 2 *' never fires (no such date); check the day and month"
     )
     assert "never" not in sleuth("list").stdout
+
+
+def test_history_in_80_columns_cuts_neither_statuses_nor_paths(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sleuth.settings import load_settings
+    from sleuth.tools.db.schedules import Job, JobRun, ScheduleStore
+
+    store = ScheduleStore(load_settings().duckdb_path)
+    now = datetime.now(UTC)
+    store.add(
+        Job(name="weekly", question="What is BM25?", cron="0 7 * * MON", next_run_at=now + timedelta(days=1))
+    )
+    path = str(tmp_path / "reports" / "weekly" / "2026-12-01T07-00-00Z-a-rather-long-report-name.md")
+    for status, detail in (
+        ("completed", {"report_md": path}),
+        ("interrupted", {"error": "the scheduler stopped"}),
+    ):
+        run = JobRun(
+            run_id=f"weekly-{status}", job="weekly", trigger="schedule", started_at=now, status="running"
+        )
+        store.run_started(run)
+        store.run_finished(run.run_id, now + timedelta(minutes=3), status, **detail)
+    shown = runner.invoke(app, ["schedule", "history", "weekly"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert shown.exit_code == 0, shown.output
+    assert max(len(line) for line in shown.stdout.splitlines()) <= 80
+    assert "…" not in shown.stdout and "interrupted" in shown.stdout and "completed" in shown.stdout
+    cells = "".join(line.split("│")[-2].strip() for line in shown.stdout.splitlines() if line.count("│") >= 2)
+    assert path in cells  # folded over lines, whole
