@@ -240,8 +240,13 @@ class ChatSession:
         fmt = {".md": "md", ".json": "json"}.get(path.suffix.lower())
         if fmt is None:
             return Reply("save as .md or .json, e.g. /save report.md")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(RENDERERS[fmt](report), encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(RENDERERS[fmt](report), encoding="utf-8")
+        except OSError as e:  # a parent that is a file, no permission, a full disk: say so and go on
+            return Reply(
+                f"cannot save to {path}: {e.strerror or e}; the report is unchanged, try another path"
+            )
         return Reply(f"saved to {path}")
 
     def _web(self, arg: str) -> Reply:

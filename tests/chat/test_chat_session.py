@@ -103,6 +103,13 @@ def test_commands_and_their_usage_lines(session_factory, tmp_path: Path) -> None
     assert "save as .md or .json" in chat.handle(f"/save {tmp_path / 'r.txt'}").text
     assert chat.handle(f"/save {tmp_path / 'r.json'}").text == f"saved to {tmp_path / 'r.json'}"
     assert json.loads((tmp_path / "r.json").read_text())["question"] == "What is HyDE?"
+    (tmp_path / "a-file").write_text("x")
+    refused = chat.handle(f"/save {tmp_path / 'a-file' / 'r.md'}").text  # its parent is a file
+    assert (
+        refused.startswith(f"cannot save to {tmp_path / 'a-file' / 'r.md'}: ")
+        and "try another path" in refused
+    )
+    assert chat.last_report()["question"] == "What is HyDE?"  # the session goes on, report kept
     first_thread = chat.thread_id
     assert first_thread in chat.handle("/threads").text
     chat.handle("/new")
