@@ -189,7 +189,8 @@ def _prose_blocks(text: str) -> list[tuple[int, str]]:
 
 def _ends_with_abbreviation(piece: str) -> bool:
     lower = piece.rstrip().lower()
-    return lower.endswith(_ABBREVIATIONS) or bool(re.search(r"\b[a-z]\.$", lower))
+    # an initial ("J. Smith") stands alone after a space; "4 °C." or "pH 7." end a sentence
+    return lower.endswith(_ABBREVIATIONS) or bool(re.search(r"(?:^|\s)[a-z]\.$", lower))
 
 
 def split_sentences(text: str) -> list[Sentence]:

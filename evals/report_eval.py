@@ -180,10 +180,11 @@ def run_scifact_reports(
     limits: ResearchLimits | None = None,
     cache_root: Path = CACHE_ROOT,
     results_dir: Path = RESULTS_DIR,
+    split: str = "test",
 ) -> Path:
-    """SciFact test claims (a seeded sample) over the full corpus, or over the claims' qrels documents
-    plus the first others up to ``subset_docs`` (for smoke tests)."""
-    data = load_scifact(data_dir, "test")
+    """SciFact claims of ``split`` (a seeded sample; "train" to design on, "test" to report) over the full
+    corpus, or over the claims' qrels documents plus the first others up to ``subset_docs`` (smoke tests)."""
+    data = load_scifact(data_dir, split)
     labels = scifact_labels(data_dir)
     ids = sorted(data.queries, key=int)
     if n_claims is not None and n_claims < len(ids):
@@ -196,6 +197,7 @@ def run_scifact_reports(
     cases = [ReportCase(q, data.queries[q], labels[q][1], labels[q][0]) for q in ids]
     config = {
         "dataset": "scifact",
+        "split": split,
         "corpus_name": "scifact" if subset_docs is None else "scifact-subset",
         "corpus": f"{len(docs)} abstracts",
         "questions": len(cases),
@@ -204,7 +206,8 @@ def run_scifact_reports(
             label: sum(c.group == label for c in cases) for label in ("SUPPORT", "CONTRADICT", "NEI")
         },
     }
-    name = f"report-scifact-{len(cases)}" + ("" if subset_docs is None else f"-subset{subset_docs}")
+    name = f"report-scifact-{'' if split == 'test' else split + '-'}{len(cases)}"
+    name += "" if subset_docs is None else f"-subset{subset_docs}"
     return run_reports(
         name, cases, docs, data.sha256, config,
         model=model, limits=limits, cache_root=cache_root, results_dir=results_dir,
@@ -218,11 +221,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=100, help="seeded sample size (questions or claims)")
     parser.add_argument("--all", action="store_true", help="every question (HotpotQA 500, SciFact 300)")
     parser.add_argument("--seed", type=int, default=SAMPLE_SEED)
+    parser.add_argument(
+        "--split", choices=["test", "train"], default="test", help="SciFact only: train to design on"
+    )
     args = parser.parse_args(argv)
     n = None if args.all else args.questions
-    run = run_hotpotqa_reports if args.dataset == "hotpotqa" else run_scifact_reports
     try:
-        path = run(args.data_dir, n, seed=args.seed)
+        if args.dataset == "hotpotqa":
+            path = run_hotpotqa_reports(args.data_dir, n, seed=args.seed)
+        else:
+            path = run_scifact_reports(args.data_dir, n, seed=args.seed, split=args.split)
     except (DatasetNotFound, SleuthError) as e:
         print(str(e), file=sys.stderr)
         return 2

@@ -59,9 +59,22 @@ _CLAUSE_SPLIT = re.compile(rf"\s*(?:;|\?\s+|,?\s+(?:and|but)\s+(?={_CLAUSE_START
 _PRONOUN = re.compile(r"\b(it|they|them|this|its|their)\b", re.I)
 
 
-def _sentence(text: str) -> str:
+def _sentence(text: str, statement: bool = False) -> str:
+    """Capitalised, ending in "?" (or in "." for a statement, which stays one)."""
     text = text.strip(" ?.,;:")
-    return f"{text[:1].upper()}{text[1:]}?" if text else ""
+    return f"{text[:1].upper()}{text[1:]}{'.' if statement else '?'}" if text else ""
+
+
+_REQUEST = rf"(?:{_CLAUSE_START}|define|explain|describe|compare|contrast|list|summari[sz]e|tell|give|show)"
+
+
+def is_statement(question: str) -> bool:
+    """A claim to check ("Vitamin D lowers the risk of hip fractures.") rather than a question: no "?",
+    and no clause opens with a question word or a request ("Define X; what is Y")."""
+    if "?" in question:
+        return False
+    clauses = re.split(r"[;:]|,?\s+(?:and|but)\s+", question)
+    return not any(re.match(rf"\s*{_REQUEST}\b", clause, re.I) for clause in clauses)
 
 
 def _comparison_items(question: str) -> tuple[list[str], str] | None:
@@ -91,6 +104,8 @@ def question_parts(question: str) -> list[str]:
         items, qualifier = compared
         subs = [_sentence(f"What are the strengths and weaknesses of {item}{qualifier}") for item in items]
         return [*subs, _sentence(f"How do {' and '.join(items)} compare{qualifier}")]
+    if is_statement(question):
+        return [_sentence(question, statement=True)]  # checked whole: a claim is not split in clauses
     parts = [p for p in _CLAUSE_SPLIT.split(question) if len(keywords(p)) >= 1]
     if not parts:
         return [_sentence(question)]

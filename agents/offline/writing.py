@@ -33,6 +33,9 @@ from sleuth.agents.textmatch import (
 MAX_CLAIMS = 5
 MIN_WORDS, MAX_WORDS = 7, 70
 MIN_RELEVANCE = 0.3
+# relevance is measured against the question's 4 most telling terms (chosen on SciFact train: claims for 98%
+# of gold-gathered claims, against 88% when measured against all terms)
+TOPIC_TERMS = 4
 MMR_LAMBDA = 0.7
 DUPLICATE_SIMILARITY = 0.6
 CONFLICT_CONTAINMENT = 0.75
@@ -112,7 +115,8 @@ def _relevance(cand: Candidate, weights: dict[str, float], groups: list[set[str]
     """Share of the question's topic weight the sentence carries (aspect words such as "weaknesses"
     only add a small bonus: they say which facts are wanted, not what the facts are about)."""
     topic = {t: w for t, w in weights.items() if t not in _ASPECTS} or weights
-    total = sum(topic.values()) or 1.0
+    # a long statement names more than any one sentence can: measure against its most telling terms
+    total = sum(sorted(topic.values(), reverse=True)[:TOPIC_TERMS]) or 1.0
     own = sum(w for t, w in topic.items() if t in cand.terms)
     context = sum(w for t, w in topic.items() if t in cand.context and t not in cand.terms)
     aspects = sum(1 for t in weights if t in _ASPECTS and t in cand.terms | cand.context)

@@ -242,3 +242,39 @@ def test_direction_is_up_down_or_none() -> None:
     assert opposite_direction("X increases Y.", "X decreases Y.") and not opposite_direction(
         "X", "X decreases Y."
     )
+
+
+def test_a_statement_is_planned_as_itself_without_a_question_mark() -> None:
+    claim = "Vitamin D supplementation lowers the risk of hip fractures in older adults."
+    assert plan(claim) == [claim]
+    assert plan("Define chunking; what is late chunking") == ["Define chunking?", "What is late chunking?"]
+
+
+def test_a_unit_before_a_full_stop_ends_the_sentence() -> None:
+    from sleuth.agents.textmatch import split_sentences
+
+    text = "Samples were kept at 4 °C. Growth stopped after two days. Work by J. Smith confirmed it."
+    assert [s.text for s in split_sentences(text)] == [
+        "Samples were kept at 4 °C.",
+        "Growth stopped after two days.",
+        "Work by J. Smith confirmed it.",
+    ]
+
+
+def test_a_long_statement_still_gets_the_sentences_that_bear_on_it() -> None:
+    statement = (
+        "Daily vitamin D supplementation in community-dwelling older adults over seventy lowers the "
+        "incidence of hip fractures compared with placebo."
+    )
+    evidence = [
+        {
+            "ref": "E1",
+            "title": "Vitamin D and fractures",
+            "text": "In this trial, vitamin D supplementation reduced hip fractures by a fifth. "
+            "The participants lived in three cities.",
+        }
+    ]
+    draft = ask("writer", question="q", sections=[{"id": "sq1", "question": statement, "evidence": evidence}])
+    assert [c.text for c in draft.sections[0].claims] == [
+        "In this trial, vitamin D supplementation reduced hip fractures by a fifth."
+    ]
