@@ -7,10 +7,20 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from sleuth.agents.schemas import DecisionOutput, DraftOutput, PlanOutput, QueriesOutput, VerdictsOutput
 from sleuth.agents.structured import read_inputs
 from sleuth.agents.textmatch import content_terms
 from sleuth.tools.llm import ChatRequest, ChatResponse, Usage
 from sleuth.tools.records import Passage, short_id
+
+# the output schema of each research task, as the nodes ask for it
+SCHEMAS = {
+    "planner": PlanOutput,
+    "decide": DecisionOutput,
+    "rewriter": QueriesOutput,
+    "writer": DraftOutput,
+    "verifier": VerdictsOutput,
+}
 
 NOTES = {
     "bm25": (

@@ -8,22 +8,13 @@ import pytest
 
 from sleuth.agents.offline.engine import feedback_terms
 from sleuth.agents.offline.writing import is_quotable
-from sleuth.agents.schemas import DecisionOutput, DraftOutput, PlanOutput, QueriesOutput, VerdictsOutput
 from sleuth.agents.structured import render_messages
 from sleuth.agents.textmatch import direction, opposite_direction
 from sleuth.prompts import load_prompt
 from sleuth.tools.errors import ModelError
 from sleuth.tools.llm import ChatModel, ChatRequest
 from sleuth.wiring import offline_engine
-from tests.graph.helpers import NOTES
-
-SCHEMAS = {
-    "planner": PlanOutput,
-    "decide": DecisionOutput,
-    "rewriter": QueriesOutput,
-    "writer": DraftOutput,
-    "verifier": VerdictsOutput,
-}
+from tests.graph.helpers import NOTES, SCHEMAS
 
 
 def ask(task: str, **inputs: object):

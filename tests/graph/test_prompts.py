@@ -12,20 +12,12 @@ import pytest
 
 from sleuth.agents.decide import decide_node
 from sleuth.agents.deps import ResearchDeps
-from sleuth.agents.schemas import DecisionOutput, DraftOutput, PlanOutput, QueriesOutput, VerdictsOutput
 from sleuth.graphs.research import build_graph
 from sleuth.prompts import available_prompts, load_prompt
 from sleuth.tools.llm import ChatRequest, ChatResponse
 from sleuth.wiring import limits_from_settings, offline_engine
-from tests.graph.helpers import TinyCorpus
+from tests.graph.helpers import SCHEMAS, TinyCorpus
 
-SCHEMAS = {
-    "planner": PlanOutput,
-    "decide": DecisionOutput,
-    "rewriter": QueriesOutput,
-    "writer": DraftOutput,
-    "verifier": VerdictsOutput,
-}
 TAG = re.compile(r"<([a-z_]+)>")
 BACKTICKED = re.compile(r"`([a-z_]+)`")
 
