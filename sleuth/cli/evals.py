@@ -64,6 +64,7 @@ def reports(
         bool, typer.Option("--all", help="every question (HotpotQA 500, SciFact 300)")
     ] = False,
     seed: Annotated[int, typer.Option(help="sampling seed")] = 7,
+    split: Annotated[str, typer.Option(help="SciFact: test to report, train to design on")] = "test",
 ) -> None:
     """Report quality: research each question, then score the report it gets.
 
@@ -76,7 +77,16 @@ def reports(
     if dataset not in ("hotpotqa", "scifact"):
         typer.echo(f"unknown dataset {dataset!r}: choose hotpotqa or scifact", err=True)
         raise typer.Exit(2)
-    args = [dataset, "--questions", str(questions), "--seed", str(seed), *_data_args(data_dir)]
+    args = [
+        dataset,
+        "--questions",
+        str(questions),
+        "--seed",
+        str(seed),
+        "--split",
+        split,
+        *_data_args(data_dir),
+    ]
     _launch("evals.report_eval", args + (["--all"] if all_questions else []))
 
 
