@@ -10,6 +10,7 @@ from its messages, and see nothing a real model would not.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -163,8 +164,13 @@ def call_structured(
             ledger.reserve(model.name)
         except BudgetExceeded as e:
             raise BudgetExceeded(e.reason, records) from e
+        left = ledger.seconds_left()  # an unmetered ledger (the eval judge) has all the time there is
         request = ChatRequest(
-            task=task, messages=messages, schema=schema, prompt_id=loaded.id, timeout_s=ledger.seconds_left()
+            task=task,
+            messages=messages,
+            schema=schema,
+            prompt_id=loaded.id,
+            timeout_s=left if math.isfinite(left) else None,
         )
         started = time.perf_counter()
         try:
