@@ -27,7 +27,7 @@ def near_duplicate(a: str, b: str) -> bool:
     """Do two sub-questions ask the same thing in other words: the same question word, and most of their
     terms shared or one's terms all in the other, which adds at most one ("What is BM25?", "What is the
     BM25 ranking?")?"""
-    if a.split()[:1] != b.split()[:1]:
+    if a.lower().split()[:1] != b.lower().split()[:1]:
         return False  # "What is X?" and "When does X help?" ask different things of one subject
     terms_a = set(content_terms(a, drop_question_words=True))
     terms_b = set(content_terms(b, drop_question_words=True))
