@@ -65,8 +65,9 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
-def open_corpus(settings: Settings) -> LocalCorpus:
-    return LocalCorpus(settings.data_dir, build_embedder(settings))
+def open_corpus(settings: Settings, *, read_only: bool = False) -> LocalCorpus:
+    """The local corpus; ``read_only`` for commands that only read, so they work beside other readers."""
+    return LocalCorpus(settings.data_dir, build_embedder(settings), read_only=read_only)
 
 
 def chunk_size(settings: Settings | None = None) -> dict[str, int]:

@@ -120,7 +120,7 @@ def search(
     from sleuth.wiring import limits_from_settings, open_corpus
 
     settings = run_guarded(_settings, data_dir)
-    corpus = run_guarded(open_corpus, settings)
+    corpus = run_guarded(open_corpus, settings, read_only=True)  # works beside other readers
     passages = run_guarded(corpus.search, query, k)
     best = max((p.score for p in passages), default=0.0)
     limits = limits_from_settings(settings)
@@ -154,7 +154,7 @@ def status(data_dir: DataDirOpt = None) -> None:
     from sleuth.wiring import open_corpus
 
     settings = run_guarded(_settings, data_dir)
-    corpus = run_guarded(open_corpus, settings)
+    corpus = run_guarded(open_corpus, settings, read_only=True)
     stats = corpus.store.stats()
     table = Table(show_header=False, box=None)
     table.add_row("data dir", str(settings.data_dir))

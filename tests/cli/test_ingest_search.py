@@ -362,3 +362,36 @@ def test_a_huge_one_line_file_is_embedded_in_bounded_slices_with_progress_per_ch
     assert report.chunks == chunked > 2 * EMBED_SLICE
     assert sum(embedded) == chunked and len(embedded) >= 3  # progress as the file's chunks go in
     assert max(embedder.calls) <= EMBED_SLICE  # memory bounded by the slice, not by the file
+
+
+def test_search_and_status_work_beside_another_reader_of_the_database(tmp_path: Path) -> None:
+    env = {**os.environ, "SLEUTH_DATA_DIR": str(tmp_path / "data")}
+    assert subprocess.run([sys.executable, "-m", "sleuth", "ingest", "--sample"], env=env).returncode == 0
+    database = tmp_path / "data" / "sleuth.duckdb"
+    reader = subprocess.Popen(  # e.g. `duckdb -readonly sleuth.duckdb` left open in another terminal
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys\nc = duckdb.connect({str(database)!r}, read_only=True)\n"
+            "print('ready', flush=True)\nsys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "ready"
+        for args in (["search", "reciprocal rank fusion", "--json"], ["status"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "sleuth", *args], env=env, capture_output=True, text=True
+            )
+            assert done.returncode == 0, done.stderr[-2000:]
+        writer = subprocess.run(
+            [sys.executable, "-m", "sleuth", "ingest", str(SAMPLE_CORPUS / "bm25.md")],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert writer.returncode == 1 and "held by another program" in writer.stderr  # and said at once
+    finally:
+        reader.communicate("", timeout=10)

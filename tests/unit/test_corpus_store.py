@@ -61,9 +61,8 @@ def hold(path: Path, label: str) -> subprocess.Popen:
         f"import duckdb, sys  # {label}\n"
         f"c = duckdb.connect({str(path)!r})\nprint('ready', flush=True)\nsys.stdin.read()"
     )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+    argv = [sys.executable, "-c", code, *(["sleuth"] if "sleuth" in label else [])]  # as `python -m sleuth`
+    holder = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "ready"
     return holder
 

@@ -25,11 +25,11 @@ EMBED_SLICE = 128  # chunks embedded and stored at a time: progress every few se
 
 
 class LocalCorpus:
-    def __init__(self, data_dir: Path, embedder: Embedder) -> None:
+    def __init__(self, data_dir: Path, embedder: Embedder, *, read_only: bool = False) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self.embedder = embedder
-        self.store = CorpusStore(data_dir / "sleuth.duckdb")
+        self.store = CorpusStore(data_dir / "sleuth.duckdb", read_only=read_only)
         self.vectors = VectorIndex(data_dir / "chroma", model_name=embedder.name, dim=embedder.dim)
         self.lexical_path = data_dir / "lexical"
         self._lexical: LexicalIndex | None = None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sleuth.tools.db.connection import open_duckdb
-from sleuth.tools.db.migrations import migrate, utcnow_naive
+from sleuth.tools.db.migrations import is_current, migrate, utcnow_naive
 from sleuth.tools.records import Chunk, Passage
 
 
@@ -85,20 +85,28 @@ class ChunkRow:
 
 
 class CorpusStore:
-    def __init__(self, path: Path) -> None:
+    """``read_only``: for commands that only read (search, status), so they work beside other readers;
+    a database that still needs a migration is opened read-write once to get it."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
-        migrate(path)
+        self.read_only = read_only and is_current(path)
+        if not self.read_only:
+            migrate(path)
+
+    def _open(self):  # type: ignore[no-untyped-def]  # a context manager of a DuckDB connection
+        return open_duckdb(self.path, read_only=self.read_only)
 
     # --- reads -------------------------------------------------------------------------------
     def documents(self) -> dict[str, StoredDocument]:
-        with open_duckdb(self.path) as con:
+        with self._open() as con:
             rows = con.execute(
                 "SELECT doc_id, source, title, raw_hash, status, origin FROM documents"
             ).fetchall()
         return {r[0]: StoredDocument(*r) for r in rows}
 
     def generation(self) -> int:
-        with open_duckdb(self.path) as con:
+        with self._open() as con:
             return int(con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
 
     def chunk_rows(
@@ -112,30 +120,30 @@ class CorpusStore:
             "ORDER BY c.doc_id, c.ordinal"
         )
         ids = None if doc_ids is None else list(doc_ids)
-        with open_duckdb(self.path) as con:
+        with self._open() as con:
             rows = con.execute(sql, [origin, origin, ids, ids]).fetchall()
         return [ChunkRow(*r) for r in rows]
 
     def indexed_chunk_ids(self) -> set[str]:
-        with open_duckdb(self.path) as con:
+        with self._open() as con:
             rows = con.execute(
                 "SELECT chunk_id FROM chunks JOIN documents USING (doc_id) WHERE status = 'indexed'"
             ).fetchall()
         return {r[0] for r in rows}
 
     def pending_doc_ids(self) -> list[str]:
-        with open_duckdb(self.path) as con:
+        with self._open() as con:
             return [
                 r[0] for r in con.execute("SELECT doc_id FROM documents WHERE status = 'pending'").fetchall()
             ]
 
     def document_text(self, doc_id: str) -> str | None:
-        with open_duckdb(self.path) as con:
+        with self._open() as con:
             row = con.execute("SELECT text FROM documents WHERE doc_id = ?", [doc_id]).fetchone()
         return row[0] if row else None
 
     def stats(self) -> dict[str, int]:
-        with open_duckdb(self.path) as con:
+        with self._open() as con:
             docs, pending = con.execute(
                 "SELECT count(*), count(*) FILTER (WHERE status = 'pending') FROM documents"
             ).fetchone()
@@ -147,7 +155,7 @@ class CorpusStore:
         """Replace each document's row and chunks in one transaction, status ``pending``, and move the
         given snapshot counter on (web pages have their own, so they never force a local rebuild)."""
         now = utcnow()
-        with open_duckdb(self.path) as con:
+        with self._open() as con:
             con.execute("BEGIN")
             ids = [d.doc_id for d in docs]
             con.execute("DELETE FROM chunks WHERE doc_id IN (SELECT unnest(?))", [ids])
@@ -179,14 +187,14 @@ class CorpusStore:
             con.execute("COMMIT")
 
     def mark_indexed(self, doc_ids: list[str]) -> None:
-        with open_duckdb(self.path) as con:
+        with self._open() as con:
             con.execute(
                 "UPDATE documents SET status = 'indexed', updated_at = ? WHERE doc_id IN (SELECT unnest(?))",
                 [utcnow(), doc_ids],
             )
 
     def delete_documents(self, doc_ids: list[str]) -> None:
-        with open_duckdb(self.path) as con:
+        with self._open() as con:
             con.execute("BEGIN")
             con.execute("DELETE FROM chunks WHERE doc_id IN (SELECT unnest(?))", [doc_ids])
             con.execute("DELETE FROM documents WHERE doc_id IN (SELECT unnest(?))", [doc_ids])
@@ -197,7 +205,7 @@ class CorpusStore:
         if not skips:
             return
         now = utcnow()
-        with open_duckdb(self.path) as con:
+        with self._open() as con:
             con.executemany(
                 "INSERT INTO skips VALUES (?, ?, ?, ?)", [[s, r, now, ingest_id] for s, r in skips]
             )
@@ -206,7 +214,7 @@ class CorpusStore:
         self, ingest_id: str, started_at: datetime, counts: dict[str, int], status: str
     ) -> None:
         keys = ("added", "updated", "unchanged", "skipped", "pruned", "chunks")
-        with open_duckdb(self.path) as con:
+        with self._open() as con:
             con.execute(
                 "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [ingest_id, started_at, utcnow(), *[counts.get(k, 0) for k in keys], status],

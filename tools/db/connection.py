@@ -23,9 +23,9 @@ class _LockConflict(Exception):
 _HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 
-def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+def _connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     try:
-        return duckdb.connect(str(path))
+        return duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as e:
         if "lock" not in str(e).lower():
             raise StoreError(f"cannot open database {path}: {e}") from e
@@ -43,13 +43,14 @@ def _refuse_long_holders(path: Path, pid: int, program: str) -> None:
         raise StoreBusy(
             f"`sleuth ingest` (pid {pid}) is writing to {path.parent}; retry when it has finished"
         )
-    try:  # NULs between arguments and newlines inside them become single spaces: one line
-        command = " ".join(
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").split()
-        )
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return  # not on Linux, or it just ended: waiting is the best guess
-    if "sleuth" not in command:
+    if not any(
+        arg == "sleuth" or arg.endswith("/sleuth") for arg in args
+    ):  # `sleuth ...`, `python -m sleuth`
+        command = " ".join(" ".join(args).split())  # newlines inside arguments too: one line
         raise StoreBusy(
             f"the Sleuth database {path} is held by another program, pid {pid} ({command[:80] or program}); "
             "close it and retry"
@@ -57,8 +58,11 @@ def _refuse_long_holders(path: Path, pid: int, program: str) -> None:
 
 
 @contextmanager
-def open_duckdb(path: Path, *, busy_wait_s: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection to ``path`` (created if missing), closed on exit."""
+def open_duckdb(
+    path: Path, *, busy_wait_s: float | None = None, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to ``path``, closed on exit: read-write (the file created if missing), or read-only,
+    which works beside other read-only processes (a DuckDB CLI opened with -readonly, another search)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     retrying = Retrying(
         retry=retry_if_exception_type(_LockConflict),
@@ -66,7 +70,7 @@ def open_duckdb(path: Path, *, busy_wait_s: float | None = None) -> Iterator[duc
         wait=wait_exponential_jitter(initial=0.05, max=1.0),
     )
     try:
-        con = retrying(_connect, path)
+        con = retrying(_connect, path, read_only)
     except RetryError as e:
         raise StoreBusy(
             f"the Sleuth database {path} is busy: another sleuth process is using it; try again when it finishes"

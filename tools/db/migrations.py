@@ -10,7 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+
 from sleuth.tools.db.connection import open_duckdb
+from sleuth.tools.errors import StoreError
 
 # Append-only migrations: index i brings the schema to version i + 1.
 MIGRATIONS: list[str] = [
@@ -80,6 +83,18 @@ MIGRATIONS: list[str] = [
 def utcnow_naive() -> datetime:
     """Now in UTC as a naive timestamp (DuckDB's TIMESTAMP has no zone)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def is_current(path: Path) -> bool:
+    """Has the database at ``path`` every migration already (so it can be opened read-only)?"""
+    if not path.exists():
+        return False
+    try:
+        with open_duckdb(path, read_only=True) as con:
+            applied = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+    except (StoreError, duckdb.Error):
+        return False
+    return applied == len(MIGRATIONS)
 
 
 def migrate(path: Path) -> None:
