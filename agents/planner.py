@@ -107,8 +107,10 @@ def plan_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
     try:
         result = call_structured(deps.model, ledger, task="planner", inputs=inputs, schema=PlanOutput)
         planned, usage = result.value.sub_questions, result.usage
+        assumption = " ".join(result.value.assumption.split())[:300]
     except BudgetExceeded as e:
         planned, usage, stop_reason = [PlannedSubQuestion(question=question)], usage_of(e), e.reason
+        assumption = ""
     first = len(state.get("status", {})) + 1
     plan = build_plan(planned, plan_size(question, deps.limits.max_sub_questions), first) or build_plan(
         [PlannedSubQuestion(question=question)], 1, first
@@ -118,6 +120,7 @@ def plan_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         "run_id": run_id,
         "engine": deps.model.name,
         "plan": plan,
+        "assumption": assumption,  # how an ambiguous question was read; shown at plan approval and in the report
         "status": {sq["id"]: {"status": "open", "round": 0, "missing": []} for sq in plan},
         "iteration": 1,
         "llm_usage": usage,

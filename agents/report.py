@@ -149,6 +149,7 @@ def build_report(state: Mapping[str, Any], deps: ResearchDeps | None = None) -> 
     engine = str(state.get("engine", ""))
     return {
         "question": state.get("question", ""),
+        "assumption": state.get("assumption", ""),
         "run_id": state.get("run_id", ""),
         "engine": engine,
         "engine_label": engine_label(engine),

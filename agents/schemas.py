@@ -17,9 +17,10 @@ class PlannedSubQuestion(BaseModel):
 
 
 class PlanOutput(BaseModel):
-    sub_questions: list[PlannedSubQuestion] = Field(
-        min_length=1
-    )  # the planner node keeps the first max_sub_questions
+    sub_questions: list[PlannedSubQuestion] = Field(min_length=1)  # the node keeps max_sub_questions
+    assumption: str = Field(
+        default="", description="for an ambiguous question, the reading the plan follows; else empty"
+    )
 
 
 class DecisionOutput(BaseModel):

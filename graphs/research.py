@@ -125,7 +125,13 @@ def approve_plan_node(deps: ResearchDeps) -> Callable[[Mapping[str, Any]], dict[
     ``interrupt()`` has side effects."""
 
     def approve_plan(state: Mapping[str, Any]) -> dict[str, Any]:
-        answer = interrupt({"question": state["question"], "plan": list(state.get("plan", []))})
+        answer = interrupt(
+            {
+                "question": state["question"],
+                "plan": list(state.get("plan", [])),
+                "assumption": state.get("assumption", ""),  # editing the plan is how to correct it
+            }
+        )
         action = answer.get("action", "accept") if isinstance(answer, Mapping) else "accept"
         if action == "cancel":
             return {"cancelled": True, "trace": [event("approve_plan", action="cancel")]}

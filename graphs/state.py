@@ -100,6 +100,7 @@ class ResearchState(TypedDict, total=False):
     cancelled: bool  # the user cancelled this turn's plan
     turn: int  # 1 for the thread's first question, +1 for each follow-up
     plan: list[SubQuestion]
+    assumption: str  # the planner's reading of an ambiguous question ("" when it was not ambiguous)
     status: Annotated[dict[str, SectionStatus], merge_status]  # sq id -> its research status
     queries: Annotated[dict[str, list[str]], merge_queries]
     evidence: Annotated[dict[str, EvidenceItem], merge_evidence]  # chunk id -> passage + sub_questions

@@ -70,6 +70,7 @@ class ChatSession:
         self.auto_approve = auto_approve
         self.thread_id = thread_id
         self.draft_plan: list[str] | None = None  # while the plan prompt is open
+        self.assumption = ""  # the planner's reading of an ambiguous question, shown with the plan
         self._original_plan: list[str] = []
 
     # -- state -----------------------------------------------------------------------------------------
@@ -95,6 +96,7 @@ class ChatSession:
             return None
         if snapshot.interrupts:
             self.draft_plan = [sq["question"] for sq in snapshot.interrupts[0].value.get("plan", [])]
+            self.assumption = snapshot.interrupts[0].value.get("assumption", "")
             self._original_plan = list(self.draft_plan)
             return Reply(f"Thread {self.thread_id}: {snapshot.values.get('question')}\n{self._plan_text()}")
         if snapshot.next:
@@ -151,6 +153,7 @@ class ChatSession:
             plan = snapshot.interrupts[0].value.get("plan", [])
             self.draft_plan = [sq["question"] for sq in plan]
             self._original_plan = list(self.draft_plan)
+            self.assumption = snapshot.interrupts[0].value.get("assumption", "")
             return Reply(self._plan_text())
         if snapshot.values.get("cancelled"):
             self.runs.finished(self.thread_id or "", RunOutcome(status="cancelled"))
@@ -170,6 +173,8 @@ class ChatSession:
     # -- plan approval ---------------------------------------------------------------------------------
     def _plan_text(self) -> str:
         lines = ["Plan:"] + [f"  [{i}] {q}" for i, q in enumerate(self.draft_plan or [], 1)]
+        if self.assumption:  # the one clarifying point: accept it, or edit the plan to the other reading
+            lines.append(f"{self.assumption} Not what you meant? Edit the plan.")
         return "\n".join([*lines, PLAN_HELP])
 
     def _plan_answer(self, text: str) -> Reply:

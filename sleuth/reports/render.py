@@ -89,6 +89,8 @@ def _not_used_lines(passages: list[Mapping[str, Any]]) -> list[str]:
 
 def render_markdown(report: Report) -> str:
     lines = [f"# {report['question']}", "", f"_{report['engine_label']}._", ""]
+    if report.get("assumption"):
+        lines += [f"> **Assumed:** {report['assumption']}", ""]
     if not report["complete"]:
         lines += [f"> **Partial report:** the run stopped early because {report['stop_reason']}.", ""]
     if not report.get("answered", True):

@@ -216,3 +216,26 @@ def test_call_budgets_count_per_turn_so_a_long_thread_keeps_working(settings: Se
     for report in reports:
         assert report["complete"] and report["stop_reason"] is None
         assert report["usage"]["llm_calls"] == 4  # planner, rewriter or decide, writer, verifier
+
+
+def test_the_plan_prompt_shows_the_reading_of_an_ambiguous_question(settings: Settings) -> None:
+    def ambiguous(request):  # type: ignore[no-untyped-def]
+        return json.dumps(
+            {
+                "sub_questions": [{"question": "What is HyDE in retrieval?", "needs": ""}],
+                "assumption": "Assuming HyDE the retrieval method, not the Jekyll character.",
+            }
+        )
+
+    with ScriptedOpenAIServer(follow_up_script(iter([ambiguous]))) as server:
+        llm = settings.model_copy(update={"llm_model": "scripted-model", "llm_base_url": server.base_url})
+        deps = default_deps(llm)
+        with open_checkpointer(llm.checkpoint_path) as saver:
+            chat = ChatSession(llm, deps, saver)
+            prompt = chat.handle("What is Hyde?").text
+            assert (
+                "Assuming HyDE the retrieval method, not the Jekyll character. Not what you meant?" in prompt
+            )
+            report = chat.handle("y").text
+        deps.close()
+    assert "> **Assumed:** Assuming HyDE the retrieval method" in report

@@ -164,3 +164,21 @@ def test_a_report_with_passages_but_no_claim_is_marked_not_answered() -> None:
     markdown = render_markdown(report)
     assert f"**Not answered:** {report['passages_found']} passages were found" in markdown
     assert "add documents" not in markdown
+
+
+def test_an_ambiguous_question_states_the_reading_it_followed() -> None:
+    def planner(request):
+        return {
+            "sub_questions": [{"question": "How is Java's garbage collection tuned?", "needs": ""}],
+            "assumption": "Assuming Java the programming language.",
+        }
+
+    responders = {
+        "planner": planner,
+        "rewriter": queries_from_question,
+        "writer": first_sentence_writer,
+        "verifier": verdict_for_all("supported"),
+    }
+    state, _ = research(responders, "How do you tune Java?", max_iterations=1)
+    assert state["report"]["assumption"] == "Assuming Java the programming language."
+    assert "> **Assumed:** Assuming Java the programming language." in render_markdown(state["report"])
