@@ -67,7 +67,14 @@ def write_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         )
         allowed[sq["id"]] = {item["ref"] for item in items}
         if items:
-            sections.append({"id": sq["id"], "question": sq["question"], "evidence": items})
+            rejected = [
+                {"text": c["text"], "reason": c.get("reason", "")}
+                for c in state.get("claims", {}).get(sq["id"], [])
+                if c.get("verdict") == "unsupported"
+            ]  # a gap round: rewrite these from the evidence, or leave them out
+            sections.append(
+                {"id": sq["id"], "question": sq["question"], "evidence": items, "rejected": rejected}
+            )
     update: dict[str, Any] = {"status": {sq["id"]: {"status": "written"} for sq in todo}}
     draft, usage = DraftOutput(sections=[]), []
     if sections:

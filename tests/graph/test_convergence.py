@@ -97,6 +97,10 @@ def test_a_round_that_finds_no_new_evidence_ends_the_sections_loop() -> None:
     state, model = research(responders, "What is BM25?", max_iterations=5)
     writes = [r for r in model.requests if r.task == "writer"]
     assert len(writes) == 2  # round 1, then one more round that found nothing new
+    first, again = (inputs_of(w)["sections"][0] for w in writes)
+    assert first["rejected"] == []
+    assert [r["text"] for r in again["rejected"]] == [c["text"] for c in state["report"]["dropped_claims"]]
+    assert again["rejected"] and all(r["reason"] for r in again["rejected"])  # rewrite from the evidence
     assert state["report"]["complete"]
 
 

@@ -22,8 +22,8 @@ def ledger(**limits: object) -> Ledger:
 def test_every_node_has_a_versioned_prompt_and_the_latest_is_loaded_by_name() -> None:
     assert {"planner", "decide", "rewriter", "writer", "verifier"} <= set(available_prompts())
     prompt = load_prompt("writer")
-    assert prompt.id == "writer@v1" and "<evidence>" in prompt.text
-    assert load_prompt("writer@v1") == prompt
+    assert prompt.id == "writer@v2" and "<evidence>" in prompt.text
+    assert load_prompt("writer@v2") == prompt
     with pytest.raises(KeyError):
         load_prompt("writer@v9")
 
