@@ -100,7 +100,8 @@ def make_web_access(settings: Settings, corpus: LocalCorpus) -> WebAccess | None
 
 def default_deps(settings: Settings | None = None) -> ResearchDeps:
     settings = settings or load_settings()
-    corpus = open_corpus(settings)
+    # without the web, research only reads the corpus: read-only, so it works beside other readers
+    corpus = open_corpus(settings, read_only=web_backend_name(settings) is None or settings.web == "off")
     return ResearchDeps(
         model=make_chat_model(settings),
         search=corpus,

@@ -392,6 +392,40 @@ def test_search_and_status_work_beside_another_reader_of_the_database(tmp_path: 
             capture_output=True,
             text=True,
         )
-        assert writer.returncode == 1 and "held by another program" in writer.stderr  # and said at once
+        assert writer.returncode == 1 and f"(pid {reader.pid}: " in writer.stderr  # the holder is named
     finally:
         reader.communicate("", timeout=10)
+
+
+def test_research_works_beside_another_reader_and_its_run_record_is_kept_for_later(tmp_path: Path) -> None:
+    from sleuth.tools.db.runs import RunLog
+
+    env = {**os.environ, "SLEUTH_DATA_DIR": str(tmp_path / "data")}
+    assert subprocess.run([sys.executable, "-m", "sleuth", "ingest", "--sample"], env=env).returncode == 0
+    database = tmp_path / "data" / "sleuth.duckdb"
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys\nc = duckdb.connect({str(database)!r}, read_only=True)\n"
+            "print('ready', flush=True)\nsys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "ready"
+        done = subprocess.run(
+            [sys.executable, "-m", "sleuth", "research", "What is BM25?", "--thread", "beside-a-reader"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "BM25" in done.stdout and (tmp_path / "data" / "runs-pending.jsonl").exists()
+    finally:
+        reader.communicate("", timeout=10)
+    run = RunLog(database).get("beside-a-reader")  # the next open that can write keeps the record
+    assert run is not None and run["status"] == "completed" and run["report_path"]
+    assert not (tmp_path / "data" / "runs-pending.jsonl").exists()

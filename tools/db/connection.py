@@ -37,24 +37,27 @@ def _connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
 
 def _refuse_long_holders(path: Path, pid: int, program: str) -> None:
     """Say at once who holds the file when waiting cannot help: a running ingest, or a program that is
-    not sleuth (the DuckDB CLI, a notebook). Other sleuth commands hold it for moments: wait for them."""
+    not a Python process (the DuckDB CLI, a database browser). A Python holder may be another sleuth
+    command or sleuth used as a library, which hold the file for moments: wait for those."""
     ingest_pid = path.parent / "ingest.pid"
     if ingest_pid.exists() and ingest_pid.read_text().strip() == str(pid):
         raise StoreBusy(
             f"`sleuth ingest` (pid {pid}) is writing to {path.parent}; retry when it has finished"
         )
+    if not Path(program).name.startswith("python"):
+        raise StoreBusy(
+            f"the Sleuth database {path} is held by another program, pid {pid} ({holder_command(pid, program)}); "
+            "close it and retry"
+        )
+
+
+def holder_command(pid: int, program: str) -> str:
+    """The holder's command line on one line (its program name where /proc cannot tell)."""
     try:
         args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
-        return  # not on Linux, or it just ended: waiting is the best guess
-    if not any(
-        arg == "sleuth" or arg.endswith("/sleuth") for arg in args
-    ):  # `sleuth ...`, `python -m sleuth`
-        command = " ".join(" ".join(args).split())  # newlines inside arguments too: one line
-        raise StoreBusy(
-            f"the Sleuth database {path} is held by another program, pid {pid} ({command[:80] or program}); "
-            "close it and retry"
-        )
+        return program
+    return " ".join(" ".join(args).split())[:100] or program
 
 
 @contextmanager
@@ -72,8 +75,15 @@ def open_duckdb(
     try:
         con = retrying(_connect, path, read_only)
     except RetryError as e:
+        holder = _HOLDER.search(str(e.last_attempt.exception()))
+        who = (
+            f" (pid {holder['pid']}: {holder_command(int(holder['pid']), holder['program'])})"
+            if holder
+            else ""
+        )
         raise StoreBusy(
-            f"the Sleuth database {path} is busy: another sleuth process is using it; try again when it finishes"
+            f"the Sleuth database {path} is busy: another sleuth process is using it{who}; "
+            "try again when it finishes"
         ) from e
     try:
         yield con
