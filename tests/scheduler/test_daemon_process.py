@@ -173,7 +173,8 @@ def test_removing_a_job_while_the_daemon_runs_it_is_refused_and_the_daemon_goes_
             assert removed.exit_code == 1 and "Traceback" not in removed.output
             assert "job 'weekly' is running now" in removed.stderr
             release.set()
-            assert wait_for(lambda: [r.status for r in store.runs("weekly")] == ["completed"])
+            done = wait_for(lambda: [r.status for r in store.runs("weekly")] == ["completed"])
+            assert done, [(r.status, r.error) for r in store.runs("weekly")]
             assert proc.poll() is None  # the daemon is still serving
             later = CliRunner().invoke(app, ["schedule", "remove", "weekly", "--data-dir", str(data_dir)])
             assert later.exit_code == 0 and store.get("weekly") is None

@@ -117,6 +117,7 @@ def ingest_paths(
             corpus.store.record_ingest(report.ingest_id, started, report.counts(), status)
         except (OSError, duckdb.Error, StoreError) as e:  # the same full disk: the reason above is the one
             log.warning("ingest.record_failed", error=str(e))
+        (corpus.data_dir / "ingest.pid").unlink(missing_ok=True)  # a stale pid would name a finished ingest
         lock.release()
         log.info("ingest.finished", status=status, seconds=round(report.seconds, 2), **report.counts())
     return report
