@@ -364,11 +364,10 @@ def test_a_huge_one_line_file_is_embedded_in_bounded_slices_with_progress_per_ch
     assert max(embedder.calls) <= EMBED_SLICE  # memory bounded by the slice, not by the file
 
 
-def test_search_and_status_work_beside_another_reader_of_the_database(tmp_path: Path) -> None:
-    env = {**os.environ, "SLEUTH_DATA_DIR": str(tmp_path / "data")}
-    assert subprocess.run([sys.executable, "-m", "sleuth", "ingest", "--sample"], env=env).returncode == 0
-    database = tmp_path / "data" / "sleuth.duckdb"
-    reader = subprocess.Popen(  # e.g. `duckdb -readonly sleuth.duckdb` left open in another terminal
+def read_only_reader(database: Path) -> subprocess.Popen:
+    """Another process with the database open read-only (as `duckdb -readonly sleuth.duckdb` left open in
+    another terminal), until its stdin closes."""
+    reader = subprocess.Popen(
         [
             sys.executable,
             "-c",
@@ -379,8 +378,16 @@ def test_search_and_status_work_beside_another_reader_of_the_database(tmp_path: 
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert reader.stdout.readline().strip() == "ready"
+    return reader
+
+
+def test_search_and_status_work_beside_another_reader_of_the_database(tmp_path: Path) -> None:
+    env = {**os.environ, "SLEUTH_DATA_DIR": str(tmp_path / "data")}
+    assert subprocess.run([sys.executable, "-m", "sleuth", "ingest", "--sample"], env=env).returncode == 0
+    database = tmp_path / "data" / "sleuth.duckdb"
+    reader = read_only_reader(database)
     try:
-        assert reader.stdout.readline().strip() == "ready"
         for args in (["search", "reciprocal rank fusion", "--json"], ["status"]):
             done = subprocess.run(
                 [sys.executable, "-m", "sleuth", *args], env=env, capture_output=True, text=True
@@ -403,19 +410,8 @@ def test_research_works_beside_another_reader_and_its_run_record_is_kept_for_lat
     env = {**os.environ, "SLEUTH_DATA_DIR": str(tmp_path / "data")}
     assert subprocess.run([sys.executable, "-m", "sleuth", "ingest", "--sample"], env=env).returncode == 0
     database = tmp_path / "data" / "sleuth.duckdb"
-    reader = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, sys\nc = duckdb.connect({str(database)!r}, read_only=True)\n"
-            "print('ready', flush=True)\nsys.stdin.read()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    reader = read_only_reader(database)
     try:
-        assert reader.stdout.readline().strip() == "ready"
         done = subprocess.run(
             [sys.executable, "-m", "sleuth", "research", "What is BM25?", "--thread", "beside-a-reader"],
             env=env,
