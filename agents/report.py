@@ -44,7 +44,8 @@ class SourceTable:
 
     def sources(self) -> list[dict[str, Any]]:
         """The sources cited in this report, by number."""
-        keys = ("chunk_id", "doc_id", "title", "source", "start", "end", "origin", "fetched_at")
+        # the passage text travels with the report, so an exported report quotes what each [n] rests on
+        keys = ("chunk_id", "doc_id", "title", "source", "start", "end", "origin", "fetched_at", "text")
         cited = sorted((n, cid) for cid, n in self.number_of.items() if cid in self.cited)
         return [{"n": n, **{k: self.evidence[cid].get(k) for k in keys}} for n, cid in cited]
 

@@ -23,8 +23,16 @@ from sleuth.agents.deps import ResearchDeps
 from sleuth.agents.planner import MAX_QUESTION_CHARS
 from sleuth.graphs.checkpoint import thread_config
 from sleuth.graphs.research import build_graph
-from sleuth.reports.render import RENDERERS, render_markdown
-from sleuth.research_app import NO_WEB_SEARCH, make_web_access, run_outcome, web_backend_name
+from sleuth.reports.formats import FORMAT_NAMES, format_for_path, render_report, write_report_file
+from sleuth.reports.render import render_markdown
+from sleuth.research_app import (
+    NO_WEB_SEARCH,
+    default_report_path,
+    make_web_access,
+    run_outcome,
+    web_backend_name,
+    write_report,
+)
 from sleuth.settings import Settings
 from sleuth.tools.db.runs import RunLog, RunOutcome
 from sleuth.tools.errors import SleuthError
@@ -36,7 +44,7 @@ HELP = """Ask a question to research it; ask another to follow up on the same th
 /sources          the sources cited in the last report
 /plan             the current plan
 /report           show the last report again
-/save PATH        save the last report (.md or .json)
+/save PATH        save the last report (.md .json .html .pdf .docx)
 /web on|off       search the web too (needs a configured search backend) or not
 /new              start a new thread
 /threads          recent threads (continue one with `sleuth chat --thread ID`)
@@ -46,11 +54,16 @@ PLAN_HELP = "Enter y to accept, '+ question' to add a sub-question, '-N' to remo
 ACCEPT, CANCEL = {"y", "yes", "a", "accept", "ok"}, {"n", "no", "c", "cancel"}
 
 
+class RunCancelled(Exception):
+    """Raised by an ``on_event`` callback to stop the run at the next step (the web app's Cancel)."""
+
+
 @dataclass(frozen=True)
 class Reply:
     text: str = ""
     markdown: bool = False  # render ``text`` as Markdown
     quit: bool = False
+    outcome: str = ""  # how a research turn ended: "plan", "report", "cancelled" or "error"
 
 
 class ChatSession:
@@ -132,7 +145,7 @@ class ChatSession:
         self.runs.started(self.thread_id, question, self.deps.model.name)
         log.info("chat.turn_started", thread_id=self.thread_id, follow_up=bool(saved))
         reply = self._run(graph_input)
-        return Reply(note + reply.text, reply.markdown) if note else reply
+        return Reply(note + reply.text, reply.markdown, outcome=reply.outcome) if note else reply
 
     def _run(self, graph_input: Any) -> Reply:
         try:
@@ -142,25 +155,31 @@ class ChatSession:
             for _namespace, _mode, chunk in stream:
                 if self.on_event is not None:
                     self.on_event(chunk)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, RunCancelled):
             self._close_cancelled_run()
-            return Reply(f"Run cancelled; thread {self.thread_id} keeps what was done. Ask again or /new.")
+            return Reply(
+                f"Run cancelled; thread {self.thread_id} keeps what was done. Ask again or /new.",
+                outcome="cancelled",
+            )
         except SleuthError as e:
             self.runs.finished(self.thread_id or "", RunOutcome(status="failed", error=str(e)))
-            return Reply(f"error: {e}")
+            return Reply(f"error: {e}", outcome="error")
         snapshot = self.graph.get_state(self.config)
         if snapshot.interrupts:
             plan = snapshot.interrupts[0].value.get("plan", [])
             self.draft_plan = [sq["question"] for sq in plan]
             self._original_plan = list(self.draft_plan)
             self.assumption = snapshot.interrupts[0].value.get("assumption", "")
-            return Reply(self._plan_text())
+            return Reply(self._plan_text(), outcome="plan")
         if snapshot.values.get("cancelled"):
             self.runs.finished(self.thread_id or "", RunOutcome(status="cancelled"))
-            return Reply("Plan cancelled. Ask another question.")
+            return Reply("Plan cancelled. Ask another question.", outcome="cancelled")
         report = snapshot.values["report"]
-        self.runs.finished(self.thread_id or "", run_outcome(report))
-        return Reply(render_markdown(report), markdown=True)
+        # each turn's report is kept as the CLI keeps its runs' (the run log points to it)
+        path = default_report_path(self.settings, self.thread_id or "", "json")
+        path, _ = write_report(render_report(report, "json"), None, path)
+        self.runs.finished(self.thread_id or "", run_outcome(report, path, "json"))
+        return Reply(render_markdown(report), markdown=True, outcome="report")
 
     def _close_cancelled_run(self) -> None:
         """Mark the interrupted turn as ended (as if finalized) so the next question starts a clean turn;
@@ -177,16 +196,21 @@ class ChatSession:
             lines.append(f"{self.assumption} Not what you meant? Edit the plan.")
         return "\n".join([*lines, PLAN_HELP])
 
+    def resolve_plan(self, plan: list[str] | None) -> Reply:
+        """Run the plan as accepted or edited (``plan``), or cancel the run (None)."""
+        self.draft_plan = None
+        if plan is None:
+            return self._run(Command(resume={"action": "cancel"}))
+        changed = plan != self._original_plan
+        return self._run(Command(resume={"action": "edit" if changed else "accept", "plan": plan}))
+
     def _plan_answer(self, text: str) -> Reply:
         draft = self.draft_plan or []
         word = text.lower()
         if word in ACCEPT:
-            self.draft_plan = None
-            changed = draft != self._original_plan
-            return self._run(Command(resume={"action": "edit" if changed else "accept", "plan": draft}))
+            return self.resolve_plan(draft)
         if word in CANCEL:
-            self.draft_plan = None
-            return self._run(Command(resume={"action": "cancel"}))
+            return self.resolve_plan(None)
         if text.startswith("+") and text[1:].strip():
             draft.append(" ".join(text[1:].split()))
             return Reply(self._plan_text())
@@ -240,14 +264,16 @@ class ChatSession:
         if not report:
             return Reply("no report to save yet")
         if not arg:
-            return Reply("usage: /save PATH (.md or .json)")
+            return Reply(f"usage: /save PATH (the file name says the format: {FORMAT_NAMES})")
         path = Path(arg).expanduser()
-        fmt = {".md": "md", ".json": "json"}.get(path.suffix.lower())
+        fmt = format_for_path(path)
         if fmt is None:
-            return Reply("save as .md or .json, e.g. /save report.md")
+            return Reply(f"save as one of {FORMAT_NAMES}, e.g. /save report.pdf")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(RENDERERS[fmt](report), encoding="utf-8")
+            write_report_file(report, path, fmt)
+        except SleuthError as e:  # e.g. PDF export without the Pango library
+            return Reply(f"cannot save to {path}: {e}")
         except OSError as e:  # a parent that is a file, no permission, a full disk: say so and go on
             return Reply(
                 f"cannot save to {path}: {e.strerror or e}; the report is unchanged, try another path"

@@ -14,7 +14,7 @@ from typing import Any
 from sleuth.agents.deps import ResearchDeps, WebAccess
 from sleuth.graphs.checkpoint import open_checkpointer, thread_config
 from sleuth.graphs.research import build_graph
-from sleuth.reports.render import RENDERERS
+from sleuth.reports.formats import check_format, render_report
 from sleuth.settings import Settings, load_settings
 from sleuth.tools.corpus.local_corpus import LocalCorpus
 from sleuth.tools.db.runs import INTERRUPTED, RunLog, RunOutcome
@@ -180,6 +180,7 @@ def run_research(
     """Run a new research thread, or resume ``thread_id`` from its last checkpoint, and write the report."""
     if not thread_id and not (question or "").strip():
         raise ConfigError('no question given: sleuth research "your question" (or --thread RUN_ID to resume)')
+    check_format(fmt)
     if out is not None:
         check_report_path(out)  # before any work: a bad path must not cost the whole run
     owned = deps is None
@@ -225,7 +226,7 @@ def _run(
         except KeyboardInterrupt:
             runs.finished(thread_id, RunOutcome(status="interrupted", error=INTERRUPTED))
             raise
-    path, note = write_report(RENDERERS[fmt](report), out, default_report_path(settings, thread_id, fmt))
+    path, note = write_report(render_report(report, fmt), out, default_report_path(settings, thread_id, fmt))
     runs.finished(thread_id, run_outcome(report, path, fmt))
     return RunResult(
         run_id=thread_id, report=report, report_path=path, resumed=graph_input is None, notice=note
@@ -245,17 +246,17 @@ def check_report_path(out: Path) -> None:
         raise ConfigError(f"cannot write the report to {out}: permission denied")
 
 
-def write_report(text: str, out: Path | None, fallback: Path) -> tuple[Path, str | None]:
+def write_report(data: bytes, out: Path | None, fallback: Path) -> tuple[Path, str | None]:
     """Write the report to ``out`` (or ``fallback``); when ``out`` fails after all, keep it at
     ``fallback`` in the data dir and say so, so the run's work is never lost."""
     if out is not None:
         try:
-            out.write_text(text, encoding="utf-8")
+            out.write_bytes(data)
             return out, None
         except OSError as e:
             note = f"could not write {out} ({e.strerror or e}); the report is kept at {fallback}"
     else:
         note = None
     fallback.parent.mkdir(parents=True, exist_ok=True)
-    fallback.write_text(text, encoding="utf-8")
+    fallback.write_bytes(data)
     return fallback, note

@@ -165,6 +165,14 @@ class Settings(BaseSettings):
     web_results_per_query: int = Field(default=8, ge=1)
     web_max_pages: int = Field(default=8, ge=1, description="pages fetched per sub-question at most")
     web_max_chunks_per_page: int = Field(default=40, ge=1)
+    # `sleuth serve`, the web app
+    serve_host: str = Field(
+        default="127.0.0.1", description="address to bind; beyond loopback a token is required"
+    )
+    serve_port: int = Field(default=8765, ge=0, le=65535)
+    serve_token: SecretStr | None = Field(
+        default=None, description="access token for the web app (made up and printed when needed and unset)"
+    )
 
     @model_validator(mode="after")
     def _overlap_below_chunk_size(self) -> Settings:

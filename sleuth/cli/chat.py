@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from sleuth.cli.console import err, fail, markdown_out, out, run_guarded
 from sleuth.cli.options import BaseUrlOpt, DataDirOpt, LlmOpt, WebOpt
-from sleuth.cli.research import progress_line
+from sleuth.reports.progress import progress_line
 
 Reader = Callable[[str], str]  # prompt -> line; EOFError at the end of input (Ctrl-D)
 

@@ -17,6 +17,7 @@ from sleuth.cli.evals import register as register_eval
 from sleuth.cli.options import DataDirOpt
 from sleuth.cli.research import register as register_research
 from sleuth.cli.schedule import register as register_schedule
+from sleuth.cli.serve import register as register_serve
 from sleuth.logs import configure_logging
 from sleuth.settings import Settings, load_settings
 
@@ -224,3 +225,4 @@ register_chat(app)
 register_eval(app)
 register_research(app)
 register_schedule(app)
+register_serve(app)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,63 +10,8 @@ from rich.markup import escape
 
 from sleuth.cli.console import err, fail, out, run_guarded
 from sleuth.cli.options import BaseUrlOpt, DataDirOpt, LlmOpt, WebOpt
-
-
-def progress_line(event: dict[str, Any]) -> str | None:
-    """One human line for a node's trace event (None for events not worth a line)."""
-    node, sq = event.get("node"), event.get("sub_question", "")
-    if node == "planner":
-        subs = event.get("sub_questions", [])
-        return f"planner: {len(subs)} sub-question(s): " + "; ".join(
-            f"[{i}] {q}" for i, q in enumerate(subs, 1)
-        )
-    if node == "decide":
-        retrieval = event.get("retrieval") or ("local" if event.get("retrieve") else "none")
-        action = "none, enough evidence" if retrieval == "none" else retrieval
-        return f"{sq} decide: {action} ({event.get('reason', '')})"
-    if node == "rewriter":
-        return f"{sq} query-rewriter: {len(event.get('queries', []))} queries"
-    if node == "web":
-        return web_progress(event)
-    if node == "retriever":
-        counts = f"{event.get('new', 0)} new, {event.get('hits', 0)} hits"
-        web = f", {event['web']} from the web" if event.get("web") else ""
-        return f"{sq} retriever: {event.get('kept', 0)} relevant passages ({counts}{web})"
-    if node == "writer":
-        claims = event.get("claims")
-        return (
-            f"writer: {sum(claims.values())} claims drafted"
-            if claims
-            else f"writer: not written ({event.get('reason', '')})"
-        )
-    if node == "verifier":
-        gaps = event.get("gaps") or []
-        more = f"; another round for {', '.join(gaps)}" if gaps else ""
-        return f"verifier: {event.get('checked', 0)} claims checked {event.get('verdicts', {})}{more}"
-    if node == "stop":
-        return f"stopping early: {event.get('reason', '')}"
-    return None
-
-
-def _count(n: int, noun: str) -> str:
-    plural = f"{noun}es" if noun.endswith(("s", "sh", "ch", "x")) else f"{noun}s"
-    return f"{n} {noun}" if n == 1 else f"{n} {plural}"
-
-
-def web_progress(event: dict[str, Any]) -> str:
-    """E.g. "sq2 web: 6 URLs from 3 searches; 2 pages (1 from cache); 4 skipped (http 3, refused 1)"."""
-    skipped, errors = event.get("skipped", []), event.get("search_errors", [])
-    line = (
-        f"{event.get('sub_question', '')} web: {_count(event.get('urls', 0), 'URL')} from "
-        f"{_count(event.get('queries', 0), 'search')}; {_count(event.get('pages', 0), 'page')} "
-        f"({event.get('from_cache', 0)} from cache)"
-    )
-    if skipped:
-        kinds = Counter(item["kind"] for item in skipped)
-        line += f"; {len(skipped)} skipped ({', '.join(f'{k} {n}' for k, n in kinds.items())})"
-    if errors:
-        line += f"; {_count(len(errors), 'search')} failed: {errors[0]['reason']}"
-    return line
+from sleuth.reports.formats import FORMAT_NAMES, RENDERERS
+from sleuth.reports.progress import progress_line
 
 
 def _print_progress(event: dict[str, Any]) -> None:
@@ -95,7 +39,9 @@ def research(
     out_path: Annotated[
         Path | None, typer.Option("--out", help="Write the report here (default: data dir/reports).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="md or json.")] = "md",
+    fmt: Annotated[
+        str, typer.Option("--format", help="md, json, html (one self-contained file), pdf or docx.")
+    ] = "md",
     thread: Annotated[
         str | None, typer.Option("--thread", help="Run id: resume this run from its checkpoint.")
     ] = None,
@@ -117,8 +63,8 @@ def research(
     from sleuth.research_app import run_research, web_notice
     from sleuth.settings import load_settings
 
-    if fmt not in ("md", "json"):
-        fail(f"unknown --format {fmt!r}: use md or json")
+    if fmt not in RENDERERS:
+        fail(f"unknown --format {fmt!r}: use one of {FORMAT_NAMES}")
     web_mode = None if web is None else ("always" if web else "off")
     settings = run_guarded(
         load_settings,
@@ -137,7 +83,8 @@ def research(
     report = result.report
     if result.notice:
         err.print(f"[yellow]{escape(result.notice)}[/yellow]")
-    out.print(result.report_path.read_text(encoding="utf-8"), markup=False)
+    if fmt in ("md", "json"):  # the report on stdout too; html, pdf and docx are files to open
+        out.print(result.report_path.read_text(encoding="utf-8"), markup=False)
     if not report.get("passages_found") and not (report.get("web") or {}).get("searched"):
         err.print(
             "[yellow]No passage in the local corpus matched.[/yellow] See what is indexed with `sleuth status`; "

@@ -100,7 +100,7 @@ def diff_snapshots(
     }
 
 
-_HEADINGS = (
+CHANGE_HEADINGS = (
     ("new_sources", "New sources"),
     ("disappeared_sources", "Sources that disappeared"),
     ("changed_sources", "Sources whose cited passage changed"),
@@ -109,9 +109,9 @@ _HEADINGS = (
 )
 
 
-def _item_line(item: Mapping[str, str]) -> str:
+def change_item_text(item: Mapping[str, str]) -> str:
     head = f"{item['title']} — {item['source']}" if "source" in item else item["text"]
-    return f"- {head}" + (f" ({item['why']})" if item.get("why") else "")
+    return head + (f" ({item['why']})" if item.get("why") else "")
 
 
 def render_changes_markdown(changes: Mapping[str, Any] | None, since: str | None) -> str:
@@ -120,9 +120,9 @@ def render_changes_markdown(changes: Mapping[str, Any] | None, since: str | None
     if changes is None:
         return "\n".join([*lines, "_First run of this job: nothing to compare with yet._", ""])
     lines += [f"Compared with the run of {since}.", ""]
-    if not any(changes[key] for key, _ in _HEADINGS):
+    if not any(changes[key] for key, _ in CHANGE_HEADINGS):
         return "\n".join([*lines, "_Nothing changed: same sources, passages and claims._", ""])
-    for key, heading in _HEADINGS:
+    for key, heading in CHANGE_HEADINGS:
         if changes[key]:
-            lines += [f"### {heading}", "", *(_item_line(item) for item in changes[key]), ""]
+            lines += [f"### {heading}", "", *(f"- {change_item_text(item)}" for item in changes[key]), ""]
     return "\n".join(lines)

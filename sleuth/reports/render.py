@@ -142,6 +142,3 @@ def render_json(report: Report) -> str:
     return json.dumps(
         {**report, "verification_line": verification_line(report)}, indent=2, ensure_ascii=False
     )
-
-
-RENDERERS = {"md": render_markdown, "json": render_json}

@@ -24,6 +24,7 @@ from sleuth.research_app import default_deps
 from sleuth.settings import Settings
 from sleuth.tools.db.runs import RunLog
 from tests.fakes.openai_server import ScriptedOpenAIServer, responder_by_task, task_of
+from tests.fixtures.exports import exported_text
 from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences, reply
 from tests.graph.sample_corpus import private_copy, sample_data_dir  # noqa: F401  (session fixture)
 
@@ -100,9 +101,12 @@ def test_commands_and_their_usage_lines(session_factory, tmp_path: Path) -> None
     assert "no web search configured" in chat.handle("/web on").text
     assert chat.handle("/web maybe").text.startswith("usage: /web on|off")
     assert chat.handle("What is HyDE?").markdown
-    assert "save as .md or .json" in chat.handle(f"/save {tmp_path / 'r.txt'}").text
+    assert "save as one of md, json, html, pdf, docx" in chat.handle(f"/save {tmp_path / 'r.txt'}").text
     assert chat.handle(f"/save {tmp_path / 'r.json'}").text == f"saved to {tmp_path / 'r.json'}"
     assert json.loads((tmp_path / "r.json").read_text())["question"] == "What is HyDE?"
+    for shared in ("r.pdf", "r.docx", "r.html"):  # the formats people send on
+        assert chat.handle(f"/save {tmp_path / shared}").text == f"saved to {tmp_path / shared}"
+        assert "What is HyDE?" in exported_text(tmp_path / shared)
     (tmp_path / "a-file").write_text("x")
     refused = chat.handle(f"/save {tmp_path / 'a-file' / 'r.md'}").text  # its parent is a file
     assert (

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from sleuth.cli.main import app
 from sleuth.tools.db.runs import RunLog
 from tests.fakes.openai_server import Reply, ScriptedOpenAIServer, responder_by_task
+from tests.fixtures.exports import exported_text, squash
 from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences
 from tests.graph.sample_corpus import private_copy, sample_data_dir  # noqa: F401  (session fixture)
 
@@ -138,3 +139,23 @@ def test_help_shows_flags_as_flags(command: list[str]) -> None:
     result = sleuth(*command, "--help")
     assert result.exit_code == 0 and "--help" in result.output
     assert "<bool>" not in result.output  # a flag takes no value
+
+
+@pytest.mark.parametrize("fmt", ["html", "pdf", "docx"])
+def test_research_exports_a_shareable_report(data_dir: Path, tmp_path: Path, fmt: str) -> None:
+    target = tmp_path / f"report.{fmt}"
+    result = sleuth(
+        "research", "What is HyDE?", "--data-dir", str(data_dir), "--format", fmt, "--out", str(target)
+    )
+    assert result.exit_code == 0, result.output
+    assert "# What is HyDE?" not in result.stdout  # a binary or HTML report is a file, not terminal output
+    json_result = sleuth("research", "What is HyDE?", "--data-dir", str(data_dir), "--format", "json")
+    report = json.loads(json_result.stdout)
+    text = squash(exported_text(target))
+    assert report["engine_label"] in text and "claims supported by their cited passages" in text
+    claims = [c for s in report["sections"] for c in s["claims"]]
+    assert claims
+    for claim in claims:
+        assert squash(claim["text"]) in text
+    for source in report["sources"]:
+        assert f"[{source['n']}]" in text and squash(source["text"])[:60] in text  # the cited span is quoted

@@ -210,6 +210,16 @@ class CorpusStore:
                 "INSERT INTO skips VALUES (?, ?, ?, ?)", [[s, r, now, ingest_id] for s, r in skips]
             )
 
+    def recent_skips(self, limit: int = 200) -> list[tuple[str, str]]:
+        """The files the latest ingest that skipped any could not read, with the reason for each."""
+        with self._open() as con:
+            rows = con.execute(
+                "SELECT source, reason FROM skips WHERE ingest_id = "
+                "(SELECT ingest_id FROM skips ORDER BY skipped_at DESC LIMIT 1) ORDER BY source LIMIT ?",
+                [limit],
+            ).fetchall()
+        return [(str(source), str(reason)) for source, reason in rows]
+
     def record_ingest(
         self, ingest_id: str, started_at: datetime, counts: dict[str, int], status: str
     ) -> None:
