@@ -13,7 +13,7 @@ from rich.markdown import Markdown
 from rich.markup import escape
 
 from sleuth.cli.console import err, fail, markdown_out, out, run_guarded
-from sleuth.cli.options import BaseUrlOpt, DataDirOpt, LlmOpt, WebOpt
+from sleuth.cli.options import BaseUrlOpt, DataDirOpt, LlmOpt, WebOpt, research_settings
 from sleuth.reports.progress import progress_line
 
 Reader = Callable[[str], str]  # prompt -> line; EOFError at the end of input (Ctrl-D)
@@ -70,16 +70,9 @@ def chat(
     """
     from sleuth.chat import ChatSession
     from sleuth.graphs.checkpoint import open_checkpointer
-    from sleuth.research_app import default_deps, web_notice
-    from sleuth.settings import load_settings
+    from sleuth.research_app import default_deps
 
-    web_mode = None if web is None else ("always" if web else "off")
-    settings = run_guarded(
-        load_settings, data_dir=data_dir, llm_model=llm, llm_base_url=base_url, web=web_mode
-    )
-    notice = web_notice(settings)
-    if notice:
-        err.print(f"[yellow]{escape(notice)}[/yellow]")
+    settings = research_settings(data_dir, llm, base_url, web)
     deps = run_guarded(default_deps, settings)
     try:
         with open_checkpointer(settings.checkpoint_path) as saver:

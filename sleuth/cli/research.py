@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from sleuth.cli.console import err, fail, out, run_guarded
-from sleuth.cli.options import BaseUrlOpt, DataDirOpt, LlmOpt, WebOpt
+from sleuth.cli.options import BaseUrlOpt, DataDirOpt, LlmOpt, WebOpt, research_settings
 from sleuth.reports.formats import FORMAT_NAMES, RENDERERS
 from sleuth.reports.progress import progress_line
 
@@ -60,23 +60,11 @@ def research(
 
     A run killed midway resumes with `--thread RUN_ID`. Example: `sleuth research "BM25 vs dense retrieval"`.
     """
-    from sleuth.research_app import run_research, web_notice
-    from sleuth.settings import load_settings
+    from sleuth.research_app import run_research
 
     if fmt not in RENDERERS:
         fail(f"unknown --format {fmt!r}: use one of {FORMAT_NAMES}")
-    web_mode = None if web is None else ("always" if web else "off")
-    settings = run_guarded(
-        load_settings,
-        data_dir=data_dir,
-        llm_model=llm,
-        llm_base_url=base_url,
-        max_iterations=max_iterations,
-        web=web_mode,
-    )
-    notice = web_notice(settings)
-    if notice:
-        err.print(f"[yellow]{escape(notice)}[/yellow]")
+    settings = research_settings(data_dir, llm, base_url, web, max_iterations=max_iterations)
     result = run_guarded(
         run_research, settings, question, thread_id=thread, out=out_path, fmt=fmt, on_event=_print_progress
     )

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from sleuth.cli.console import err, fail, out, run_guarded
-from sleuth.cli.options import BaseUrlOpt, DataDirOpt, LlmOpt, WebOpt
+from sleuth.cli.options import BaseUrlOpt, DataDirOpt, LlmOpt, WebOpt, research_settings
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -60,22 +60,12 @@ def serve(
     """
     import uvicorn
 
-    from sleuth.settings import load_settings
     from sleuth.web.app import create_app
     from sleuth.web.security import is_loopback
     from sleuth.web.workbench import Workbench
     from sleuth.wiring import SAMPLE_CORPUS, ingest_paths
 
-    web_mode = None if web is None else ("always" if web else "off")
-    settings = run_guarded(
-        load_settings,
-        data_dir=data_dir,
-        llm_model=llm,
-        llm_base_url=base_url,
-        web=web_mode,
-        serve_host=host,
-        serve_port=port,
-    )
+    settings = research_settings(data_dir, llm, base_url, web, serve_host=host, serve_port=port)
     loopback = is_loopback(settings.serve_host)
     token = token or (settings.serve_token.get_secret_value() if settings.serve_token else None)
     if not loopback and not token:

@@ -18,6 +18,7 @@ from sleuth.graphs.research import build_graph
 from sleuth.research_app import default_deps
 from sleuth.settings import Settings
 from sleuth.tools.corpus.ingest import IngestReport
+from sleuth.tools.corpus.local_corpus import LocalCorpus
 from sleuth.tools.db.runs import RunLog
 from sleuth.tools.errors import ConfigError
 from sleuth.web.jobs import Job, JobRunner, finish_turn, progress_events
@@ -52,6 +53,9 @@ class Workbench:
     def __init__(self, settings: Settings, deps: ResearchDeps | None = None) -> None:
         self.settings = settings
         self.deps = deps or default_deps(settings)
+        if not isinstance(self.deps.search, LocalCorpus):  # the viewer and the corpus page read its store
+            raise ConfigError("the web app needs the local corpus as its search backend")
+        self.corpus: LocalCorpus = self.deps.search
         self._saver_cm = open_checkpointer(settings.checkpoint_path)
         self.saver = self._saver_cm.__enter__()
         self.graph = build_graph(self.deps, checkpointer=self.saver)  # for reads only
@@ -142,7 +146,7 @@ class Workbench:
         )
         if source is None:
             return None
-        text = self.deps.search.document_text(source["doc_id"])  # type: ignore[attr-defined]
+        text = self.corpus.document_text(source["doc_id"])
         if text is None:  # removed from the corpus since: the report still quotes the passage
             text = source.get("text") or ""
             start, end = 0, len(text)
@@ -195,13 +199,13 @@ class Workbench:
         return self.jobs.start(Job("corpus", "ingest"), work)
 
     def corpus_status(self) -> dict[str, Any]:
-        corpus = self.deps.search
-        stats = corpus.store.stats()  # type: ignore[attr-defined]
+        corpus = self.corpus
+        stats = corpus.store.stats()
         return {
             "data_dir": str(self.settings.data_dir),
             "documents": stats["documents"],
             "chunks": stats["chunks"],
-            "embeddings": f"{corpus.embedder.name} ({corpus.embedder.dim}-d)",  # type: ignore[attr-defined]
+            "embeddings": f"{corpus.embedder.name} ({corpus.embedder.dim}-d)",
             "engine": self.deps.model.name,
-            "skips": corpus.store.recent_skips(),  # type: ignore[attr-defined]
+            "skips": corpus.store.recent_skips(),
         }
