@@ -204,7 +204,7 @@ def _run(
     thread_id = thread_id or uuid.uuid4().hex[:12]
     config = thread_config(thread_id)
     runs = RunLog(settings.duckdb_path)
-    with open_checkpointer(settings.checkpoint_path) as saver:
+    with open_checkpointer(settings.checkpoint_location) as saver:
         graph = build_graph(deps, checkpointer=saver)
         graph_input, question = _start_input(graph, config, question, thread_id, deps.model.name)
         runs.started(thread_id, question, deps.model.name)

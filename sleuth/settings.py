@@ -165,6 +165,22 @@ class Settings(BaseSettings):
     web_results_per_query: int = Field(default=8, ge=1)
     web_max_pages: int = Field(default=8, ge=1, description="pages fetched per sub-question at most")
     web_max_chunks_per_page: int = Field(default=40, ge=1)
+    # vectors: embedded Chroma files in the data dir, or a Chroma server (`chroma run`, Chroma Cloud)
+    chroma_host: str = Field(default="", description='a Chroma server\'s host; "" for the embedded store')
+    chroma_port: int = Field(default=8000, ge=1, le=65535)
+    chroma_ssl: bool = False
+    chroma_token: SecretStr | None = Field(default=None, description="sent as Authorization: Bearer")
+    chroma_headers: dict[str, str] = Field(default_factory=dict, description="more HTTP headers to send")
+    chroma_collection: str = Field(
+        default="",
+        description='this corpus\'s collection on the server; "" derives one from the data dir, so two '
+        "corpora on one server never share one",
+    )
+    checkpointer: str = Field(
+        default="",
+        description='research threads\' checkpoints: "" for checkpoints.sqlite in the data dir, or a '
+        "postgresql://user:password@host:port/db URL",
+    )
     # `sleuth serve`, the web app
     serve_host: str = Field(
         default="127.0.0.1", description="address to bind; beyond loopback a token is required"
@@ -205,6 +221,11 @@ class Settings(BaseSettings):
     @property
     def checkpoint_path(self) -> Path:
         return self.data_dir / "checkpoints.sqlite"
+
+    @property
+    def checkpoint_location(self) -> Path | str:
+        """Where research threads are checkpointed: the ``checkpointer`` URL, else the SQLite file."""
+        return self.checkpointer or self.checkpoint_path
 
 
 def _problem(error: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import fields
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from sleuth.settings import Settings, default_settings
 from sleuth.tools.corpus.ingest import IngestOptions, IngestReport, ProgressFn
 from sleuth.tools.corpus.ingest import ingest_paths as _ingest_paths
 from sleuth.tools.corpus.local_corpus import LocalCorpus
-from sleuth.tools.corpus.vectors import VectorIndex
+from sleuth.tools.corpus.vectors import VectorIndex, VectorStore
 from sleuth.tools.embeddings import make_embedder
 from sleuth.tools.llm import ChatModel, OpenAIChatModel
 from sleuth.tools.protocols import Embedder
@@ -65,9 +66,28 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
+def vector_store(settings: Settings) -> VectorStore:
+    """The embedded Chroma files in the data dir, or this corpus's collection on the Chroma server."""
+    if not settings.chroma_host:
+        return VectorStore(path=settings.chroma_path)
+    headers = dict(settings.chroma_headers)
+    if settings.chroma_token:
+        headers["Authorization"] = f"Bearer {settings.chroma_token.get_secret_value()}"
+    digest = hashlib.sha1(str(settings.data_dir.resolve()).encode()).hexdigest()[:12]
+    return VectorStore(
+        host=settings.chroma_host,
+        port=settings.chroma_port,
+        ssl=settings.chroma_ssl,
+        headers=headers,
+        collection=settings.chroma_collection or f"sleuth-{digest}",
+    )
+
+
 def open_corpus(settings: Settings, *, read_only: bool = False) -> LocalCorpus:
     """The local corpus; ``read_only`` for commands that only read, so they work beside other readers."""
-    return LocalCorpus(settings.data_dir, build_embedder(settings), read_only=read_only)
+    return LocalCorpus(
+        settings.data_dir, build_embedder(settings), read_only=read_only, vector_store=vector_store(settings)
+    )
 
 
 def chunk_size(settings: Settings | None = None) -> dict[str, int]:
@@ -93,7 +113,7 @@ def ingest_paths(
 def reindex(settings: Settings, progress: ProgressFn | None = None) -> int:
     """Drop the vector collection and re-embed every chunk with the configured embedding model."""
     notify = progress or (lambda event, fields: None)
-    VectorIndex.drop(settings.chroma_path)
+    VectorIndex.drop(vector_store(settings))
     corpus = open_corpus(settings)
     doc_ids = sorted(corpus.store.documents())
     notify("chunked", {"chunks": corpus.store.stats()["chunks"]})

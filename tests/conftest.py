@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# Real servers the tests start on loopback (PostgreSQL, Chroma), as fixtures for every test module.
+pytest_plugins = ["tests.servers.postgres", "tests.servers.chroma"]
+
 _real_connect = socket.socket.connect
 
 

@@ -75,7 +75,7 @@ def chat(
     settings = research_settings(data_dir, llm, base_url, web)
     deps = run_guarded(default_deps, settings)
     try:
-        with open_checkpointer(settings.checkpoint_path) as saver:
+        with open_checkpointer(settings.checkpoint_location) as saver:
             session = ChatSession(
                 settings, deps, saver, thread_id=thread, auto_approve=yes, on_event=_print_progress
             )

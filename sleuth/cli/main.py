@@ -161,6 +161,7 @@ def status(data_dir: DataDirOpt = None) -> None:
     table.add_row("data dir", str(settings.data_dir))
     table.add_row("documents", str(stats["documents"]))
     table.add_row("chunks", f"{stats['chunks']} ({corpus.vectors.count()} vectors)")
+    table.add_row("vectors", corpus.vectors.store.where)
     table.add_row("embeddings", f"{corpus.embedder.name} ({corpus.embedder.dim}-d)")
     table.add_row(
         "engine", f"LLM {settings.llm_model}" if settings.llm_model else "offline engine (no LLM configured)"
@@ -174,7 +175,7 @@ def doctor(data_dir: DataDirOpt = None) -> None:
 
     Needed only after a crash or `kill -9` mid-ingest (ingest also runs a quick check itself).
     """
-    from sleuth.tools.errors import VectorIndexUnreadable
+    from sleuth.tools.errors import SleuthError, VectorIndexUnreadable
     from sleuth.wiring import open_corpus
     from sleuth.wiring import reindex as do_reindex
 
@@ -191,6 +192,8 @@ def doctor(data_dir: DataDirOpt = None) -> None:
             n = run_guarded(do_reindex, settings, on_progress)
         out.print(f"Rebuilt the vector index: {n} chunks embedded again.")
         return
+    except SleuthError as e:  # e.g. the Chroma server cannot be reached: one line, nothing to repair
+        fail(str(e))
     corpus.rebuild_lexical()
     if any(repaired.values()):
         out.print(f"Repaired: {repaired}")

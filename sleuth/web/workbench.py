@@ -56,7 +56,7 @@ class Workbench:
         if not isinstance(self.deps.search, LocalCorpus):  # the viewer and the corpus page read its store
             raise ConfigError("the web app needs the local corpus as its search backend")
         self.corpus: LocalCorpus = self.deps.search
-        self._saver_cm = open_checkpointer(settings.checkpoint_path)
+        self._saver_cm = open_checkpointer(settings.checkpoint_location)
         self.saver = self._saver_cm.__enter__()
         self.graph = build_graph(self.deps, checkpointer=self.saver)  # for reads only
         self.runs = RunLog(settings.duckdb_path)

@@ -11,6 +11,8 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from sleuth.agents.deps import ResearchDeps
 from sleuth.research_app import run_research
 from sleuth.settings import load_settings
@@ -20,6 +22,7 @@ from sleuth.wiring import limits_from_settings
 from tests.fakes.openai_server import ScriptedOpenAIServer, responder_by_task, task_of
 from tests.graph.helpers import TinyCorpus
 from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences
+from tests.servers.postgres import postgres_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "What is BM25 and what is HyDE?"
@@ -37,7 +40,15 @@ run_research(load_settings(), sys.argv[3], thread_id=sys.argv[2], deps=deps)
 """
 
 
-def test_kill_9_during_the_writer_then_resume_finishes_without_redoing_earlier_steps(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def checkpointer(request: pytest.FixtureRequest) -> str:
+    """The ``checkpointer`` setting: "" for the SQLite file, or a fresh database on a real PostgreSQL."""
+    return "" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+
+
+def test_kill_9_during_the_writer_then_resume_finishes_without_redoing_earlier_steps(
+    tmp_path: Path, checkpointer: str
+) -> None:
     writer_called, release = threading.Event(), threading.Event()
     writer_calls = {"n": 0}
 
@@ -55,7 +66,12 @@ def test_kill_9_during_the_writer_then_resume_finishes_without_redoing_earlier_s
         "verifier": all_supported,
     }
     data_dir = tmp_path / "data"
-    env = {**os.environ, "SLEUTH_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "SLEUTH_DATA_DIR": str(data_dir),
+        "PYTHONPATH": str(ROOT),
+        "SLEUTH_CHECKPOINTER": checkpointer,
+    }
     with ScriptedOpenAIServer(responder_by_task(routes)) as server:
         proc = subprocess.Popen(
             [sys.executable, "-c", DRIVER, server.base_url, "run-1", QUESTION],
@@ -73,7 +89,7 @@ def test_kill_9_during_the_writer_then_resume_finishes_without_redoing_earlier_s
             proc.kill()
         before = Counter(task_of(r.json) for r in server.requests)
         assert before == {"planner": 1, "rewriter": 2, "writer": 1}
-        settings = load_settings(data_dir=data_dir)
+        settings = load_settings(data_dir=data_dir, checkpointer=checkpointer)
         killed = RunLog(settings.duckdb_path).get("run-1")  # the next command closes the dead process's run
         assert killed["status"] == "interrupted" and "resume it with --thread" in killed["error"]
 
@@ -101,3 +117,5 @@ def test_kill_9_during_the_writer_then_resume_finishes_without_redoing_earlier_s
         and run["report_path"] == str(result.report_path)
     )
     assert result.report_path.read_text().startswith(f"# {QUESTION}")
+    if checkpointer:  # the run and its resume went through PostgreSQL, not a SQLite file beside them
+        assert postgres_checkpoints(checkpointer, "run-1") > 0 and not settings.checkpoint_path.exists()

@@ -26,6 +26,7 @@ IO_LIBRARIES = {
     "bm25s",
     "sqlite3",
     "filelock",
+    "psycopg",
 }
 PRODUCT_FOLDERS = ["sleuth", "graphs", "agents", "tools", "prompts"]
 EVERY_FOLDER = [*PRODUCT_FOLDERS, "tests", "evals", "benchmarks"]

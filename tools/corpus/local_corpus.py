@@ -14,7 +14,7 @@ import structlog
 from sleuth.tools.corpus.hybrid import HybridSearch
 from sleuth.tools.corpus.lexical import LexicalIndex, build_lexical_index, index_text, snapshot_generation
 from sleuth.tools.corpus.store import CorpusStore
-from sleuth.tools.corpus.vectors import VectorIndex
+from sleuth.tools.corpus.vectors import VectorIndex, VectorStore, embedded
 from sleuth.tools.protocols import Embedder
 from sleuth.tools.records import Passage
 
@@ -25,12 +25,21 @@ EMBED_SLICE = 128  # chunks embedded and stored at a time: progress every few se
 
 
 class LocalCorpus:
-    def __init__(self, data_dir: Path, embedder: Embedder, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        embedder: Embedder,
+        *,
+        read_only: bool = False,
+        vector_store: VectorStore | None = None,
+    ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self.embedder = embedder
         self.store = CorpusStore(data_dir / "sleuth.duckdb", read_only=read_only)
-        self.vectors = VectorIndex(data_dir / "chroma", model_name=embedder.name, dim=embedder.dim)
+        self.vectors = VectorIndex(
+            vector_store or embedded(data_dir / "chroma"), model_name=embedder.name, dim=embedder.dim
+        )
         self.lexical_path = data_dir / "lexical"
         self._lexical: LexicalIndex | None = None
         if snapshot_generation(self.lexical_path) != self.store.generation():

@@ -1,38 +1,79 @@
-"""Dense vectors in an embedded Chroma collection. We always pass precomputed embeddings (Chroma's
-default embedding function downloads a model at run time), and record the embedding model's name and
-dimension in the collection metadata so vectors of two models never mix."""
+"""Dense vectors in a Chroma collection: embedded (files in the data dir, the default) or on a Chroma
+server (``chroma run``, Chroma Cloud), one collection per corpus. We always pass precomputed embeddings
+(Chroma's default embedding function downloads a model at run time), and record the embedding model's
+name and dimension in the collection metadata so vectors of two models never mix."""
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import chromadb
 import numpy as np
 from chromadb.api.client import SharedSystemClient
 from chromadb.errors import ChromaError
 
-from sleuth.tools.errors import EmbeddingMismatch, VectorIndexUnreadable
+from sleuth.tools.errors import ConfigError, EmbeddingMismatch, VectorIndexUnreadable
 
-COLLECTION = "chunks"
+COLLECTION = "chunks"  # the embedded store's: each data dir has its own files
+
+
+@dataclass(frozen=True)
+class VectorStore:
+    """Where a corpus keeps its vectors: ``path`` for the embedded store, or a Chroma server's address."""
+
+    path: Path | None = None
+    host: str = ""
+    port: int = 8000
+    ssl: bool = False
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. Authorization: Bearer <token>
+    collection: str = COLLECTION
+
+    @property
+    def where(self) -> str:
+        if not self.host:
+            return str(self.path)
+        return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port} (collection {self.collection})"
+
+    def client(self) -> Any:
+        settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+        if not self.host:
+            return chromadb.PersistentClient(path=str(self.path), settings=settings)
+        try:
+            return chromadb.HttpClient(
+                host=self.host, port=self.port, ssl=self.ssl, headers=dict(self.headers), settings=settings
+            )
+        except (ChromaError, ValueError, OSError, ConnectionError) as e:
+            raise ConfigError(
+                f"cannot reach the Chroma server at {self.where}: {str(e).splitlines()[0] if str(e) else e!r}; "
+                "check chroma_host / chroma_port (unset chroma_host for the embedded store)"
+            ) from e
+
+
+def embedded(path: Path) -> VectorStore:
+    return VectorStore(path=path)
 
 
 class VectorIndex:
-    def __init__(self, path: Path, *, model_name: str, dim: int) -> None:
+    def __init__(self, store: VectorStore | Path, *, model_name: str, dim: int) -> None:
+        store = store if isinstance(store, VectorStore) else embedded(store)
+        self.store = store
         self.model_name = model_name
         self.dim = dim
         try:
-            self._client = chromadb.PersistentClient(
-                path=str(path), settings=chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
-            )
+            self._client = store.client()
             self._collection = self._client.get_or_create_collection(
-                COLLECTION,
+                store.collection,
                 embedding_function=None,
                 metadata={"hnsw:space": "cosine", "embedding_model": model_name, "embedding_dim": dim},
             )
         except (ChromaError, ValueError, OSError) as e:
+            if store.host:
+                raise ConfigError(f"the Chroma server at {store.where} refused the collection: {e}") from e
             raise VectorIndexUnreadable(
-                f"cannot open the vector index at {path}: {e}; `sleuth doctor` rebuilds it from the database"
+                f"cannot open the vector index at {store.where}: {e}; `sleuth doctor` rebuilds it from the database"
             ) from e
         self._check_model()
 
@@ -80,15 +121,19 @@ class VectorIndex:
         ]
 
     @staticmethod
-    def drop(path: Path) -> None:
-        """Delete the collection; when the files are too damaged to open, delete them (the vectors are
-        derived data: every chunk is in DuckDB and is embedded again)."""
+    def drop(store: VectorStore | Path) -> None:
+        """Delete the collection; when the embedded files are too damaged to open, delete them (the
+        vectors are derived data: every chunk is in DuckDB and is embedded again)."""
+        store = store if isinstance(store, VectorStore) else embedded(store)
+        if store.host:  # a server: only this corpus's collection goes, never the server's other data
+            client = store.client()
+            if store.collection in [c.name for c in client.list_collections()]:
+                client.delete_collection(store.collection)
+            return
         try:
-            client = chromadb.PersistentClient(
-                path=str(path), settings=chromadb.Settings(anonymized_telemetry=False)
-            )
-            if COLLECTION in [c.name for c in client.list_collections()]:
-                client.delete_collection(COLLECTION)
+            client = store.client()
+            if store.collection in [c.name for c in client.list_collections()]:
+                client.delete_collection(store.collection)
         except (ChromaError, ValueError, OSError, AttributeError):
-            shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(str(store.path), ignore_errors=True)
         SharedSystemClient.clear_system_cache()  # chroma caches one (here: broken) client per path

@@ -1,0 +1,116 @@
+"""A real PostgreSQL server for tests: ``initdb`` into a temporary folder and ``postgres`` on 127.0.0.1 at
+a free port, stopped when the test session ends. PostgreSQL refuses to run as root, and CI runs as root:
+then the server runs as the unprivileged user ``nobody`` (subprocess ``user=``). Skips, saying why, where
+the PostgreSQL binaries are absent (Debian: postgresql-15; set SLEUTH_TEST_PG_BIN for another folder)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+
+PG_BIN_DIRS = [
+    os.environ.get("SLEUTH_TEST_PG_BIN", ""),
+    *sorted(map(str, Path("/usr/lib/postgresql").glob("*/bin"))),
+]
+UNPRIVILEGED = "nobody"
+
+
+def pg_bin() -> Path:
+    for folder in PG_BIN_DIRS:
+        if folder and (Path(folder) / "initdb").is_file():
+            return Path(folder)
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    pytest.skip(
+        "no PostgreSQL server binaries (initdb, postgres): install postgresql or set SLEUTH_TEST_PG_BIN"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """Yields a postgresql:// URL to an empty database on a fresh server."""
+    binaries = pg_bin()
+    root = Path(tempfile.mkdtemp(prefix="sleuth-pg-"))  # not under pytest's root-only tmp dirs
+    user = UNPRIVILEGED if os.geteuid() == 0 else None
+    if user:
+        shutil.chown(root, user)
+    data, log = root / "data", root / "server.log"
+    run = {"user": user, "cwd": root, "capture_output": True, "text": True, "timeout": 120}
+    done = subprocess.run(
+        [binaries / "initdb", "-D", data, "-U", "sleuth", "--auth=trust", "-E", "UTF8"], **run
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    port = free_port()
+    with log.open("w") as log_file:
+        if user:
+            shutil.chown(log, user)
+        server = subprocess.Popen(
+            [binaries / "postgres", "-D", data, "-h", "127.0.0.1", "-p", str(port), "-k", root,
+             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+            user=user, cwd=root, stdout=log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            _wait_ready(port, server, log)
+            yield f"postgresql://sleuth@127.0.0.1:{port}/postgres"
+        finally:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait_ready(port: int, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"postgres exited: {log.read_text()[-2000:]}")
+        try:
+            psycopg.connect(f"postgresql://sleuth@127.0.0.1:{port}/postgres", connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:  # not yet listening, or still starting up
+            time.sleep(0.2)
+    raise AssertionError(f"postgres did not start in 60 s: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> str:
+    """A new, empty database on the session's server, for one test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return postgres_server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def postgres_checkpoints(url: str, thread_id: str) -> int:
+    """How many checkpoints LangGraph's PostgresSaver holds for ``thread_id``."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM checkpoints WHERE thread_id = %s", [thread_id]).fetchone()[
+            0
+        ]
