@@ -1,4 +1,5 @@
-"""`sleuth serve`: the web app on this machine (127.0.0.1 by default), with the same corpus, settings,
+"""The servers: `sleuth serve`, the web app on this machine (127.0.0.1 by default), and `sleuth mcp`, the
+MCP server for other agents (stdio, or streamable HTTP on loopback); both with the same corpus, settings,
 checkpoints and run records as the other commands."""
 
 from __future__ import annotations
@@ -89,5 +90,43 @@ def serve(
         bench.close()
 
 
+def mcp(
+    http: Annotated[
+        bool, typer.Option("--http", help="Streamable HTTP on 127.0.0.1 instead of stdio.")
+    ] = False,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port for --http (0 picks a free one).")
+    ] = 8766,
+    llm: LlmOpt = None,
+    base_url: BaseUrlOpt = None,
+    web: WebOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Serve Sleuth to other agents over MCP: tools `search` (passages with character spans), `research`
+    (a verified report whose every claim cites its passage; progress per step) and `ingest`; past reports
+    as resources (sleuth://reports, sleuth://reports/RUN_ID).
+
+    Over stdio by default, for a client that starts it, e.g. in its config:
+    {"command": "sleuth", "args": ["mcp", "--data-dir", "/path/to/data"]}. With --http it listens on
+    http://127.0.0.1:PORT/mcp (loopback only; Host and Origin are checked against DNS rebinding).
+    """
+    import anyio
+    import uvicorn
+
+    from sleuth.mcp_server import create_mcp_server
+
+    settings = research_settings(data_dir, llm, base_url, web)
+    server = create_mcp_server(settings)
+    if not http:
+        anyio.run(server.run_stdio_async)  # stdout carries the protocol: nothing else is printed there
+        return
+    sock = _bind("127.0.0.1", port)
+    app = server.streamable_http_app(host="127.0.0.1")
+    err.print(f"Sleuth MCP server at http://127.0.0.1:{sock.getsockname()[1]}/mcp (Ctrl-C stops)")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=2)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("mcp")(mcp)
