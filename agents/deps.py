@@ -5,9 +5,9 @@ the per-run budget ledgers."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sleuth.agents.budget import Ledger, LedgerBook, ResearchLimits
 from sleuth.agents.common import turn_usage
@@ -45,6 +45,15 @@ class WebAccess:
             close_search()
 
 
+class RunRecorder(Protocol):
+    """Keeps the record of runs the graph makes on its own (under LangGraph Server); the CLI, chat and
+    web app record their runs themselves and leave ``ResearchDeps.recorder`` None."""
+
+    def started(self, run_id: str, question: str, engine: str) -> None: ...
+
+    def finished(self, run_id: str, report: Mapping[str, Any]) -> None: ...
+
+
 @dataclass
 class ResearchDeps:
     model: ChatModel
@@ -52,6 +61,9 @@ class ResearchDeps:
     limits: ResearchLimits
     ledgers: LedgerBook | None = None
     web: WebAccess | None = None  # None: local only
+    recorder: RunRecorder | None = None
+    # the report as the text of the assistant's message in ``messages`` (LangGraph chat clients show it)
+    render_answer: Callable[[Mapping[str, Any]], str] | None = None
 
     def __post_init__(self) -> None:
         if self.ledgers is None:

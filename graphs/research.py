@@ -28,9 +28,12 @@ Programmatic use::
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -46,7 +49,7 @@ from sleuth.agents.rewriter import rewrite_node
 from sleuth.agents.verifier import verify_node
 from sleuth.agents.web import web_node
 from sleuth.agents.writer import write_node
-from sleuth.graphs.state import BranchOutput, BranchState, ResearchInput, ResearchState
+from sleuth.graphs.state import BranchOutput, BranchState, ResearchConfig, ResearchInput, ResearchState
 from sleuth.tools.errors import ModelError, ModelUnavailable
 
 NodeFn = Callable[[Mapping[str, Any], ResearchDeps], dict[str, Any]]
@@ -88,6 +91,47 @@ def _node(fn: NodeFn, deps: ResearchDeps) -> Callable[[Mapping[str, Any]], dict[
 
     run.__name__ = fn.__name__
     return run
+
+
+def _turn_start(plan: Callable[[Mapping[str, Any]], dict[str, Any]], deps: ResearchDeps) -> Any:
+    """The planner, as the start of a turn: the question may come as a chat client's last user message;
+    the run id defaults to the thread id (a server run is the thread's run); a recorder hears of it."""
+
+    def planner(state: Mapping[str, Any], config: RunnableConfig) -> dict[str, Any]:
+        messages = list(state.get("messages") or [])
+        last = messages[-1] if messages else None
+        # a user message this thread has not answered yet (a cancelled turn's stays unanswered, not new)
+        fresh = isinstance(last, HumanMessage) and last.id != state.get("question_message_id")
+        asked = last if fresh else None
+        question = asked.text if asked is not None else state.get("question")
+        thread_id = (config.get("configurable") or {}).get("thread_id")
+        run_id = state.get("run_id") or (str(thread_id) if thread_id else None)
+        update = plan({**state, "question": question, "run_id": run_id})
+        if asked is None:  # the question came as ``question``: the chat history shows it too
+            asked = HumanMessage(content=update["question"], id=uuid.uuid4().hex)
+            update["messages"] = [asked]
+        update["question_message_id"] = asked.id
+        if deps.recorder is not None:
+            deps.recorder.started(update["run_id"], update["question"], deps.model.name)
+        return update
+
+    return planner
+
+
+def _turn_end(finalize: Callable[[Mapping[str, Any]], dict[str, Any]], deps: ResearchDeps) -> Any:
+    """Finalize, as the end of a turn: the report also as the assistant's message; a recorder keeps it."""
+
+    def end(state: Mapping[str, Any]) -> dict[str, Any]:
+        update = finalize(state)
+        report = update["report"]
+        if deps.render_answer is not None:
+            update["messages"] = [AIMessage(content=deps.render_answer(report), name="sleuth")]
+        if deps.recorder is not None:
+            deps.recorder.finished(str(state.get("run_id", "")), report)
+        return update
+
+    end.__name__ = "finalize"
+    return end
 
 
 def branch_input(state: Mapping[str, Any], sq: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
@@ -133,10 +177,11 @@ def approve_plan_node(deps: ResearchDeps) -> Callable[[Mapping[str, Any]], dict[
             }
         )
         action = answer.get("action", "accept") if isinstance(answer, Mapping) else "accept"
+        once = {"approve_plan": False}  # approval is asked per turn: a follow-up says again if it wants it
         if action == "cancel":
-            return {"cancelled": True, "trace": [event("approve_plan", action="cancel")]}
+            return {**once, "cancelled": True, "trace": [event("approve_plan", action="cancel")]}
         if action != "edit":
-            return {"trace": [event("approve_plan", action="accept")]}
+            return {**once, "trace": [event("approve_plan", action="accept")]}
         questions = [q if isinstance(q, str) else q.get("question", "") for q in answer.get("plan", [])]
         plan = revise_plan(
             list(state.get("plan", [])),
@@ -145,10 +190,11 @@ def approve_plan_node(deps: ResearchDeps) -> Callable[[Mapping[str, Any]], dict[
             deps.limits.max_sub_questions,
         )
         if not plan:
-            return {"cancelled": True, "trace": [event("approve_plan", action="cancel", reason="empty plan")]}
+            trace = [event("approve_plan", action="cancel", reason="empty plan")]
+            return {**once, "cancelled": True, "trace": trace}
         status = {sq["id"]: {"status": "open", "round": 0, "missing": []} for sq in plan}
         trace = [event("approve_plan", action="edit", sub_questions=[sq["question"] for sq in plan])]
-        return {"plan": plan, "status": status, "trace": trace}
+        return {**once, "plan": plan, "status": status, "trace": trace}
 
     return approve_plan
 
@@ -180,14 +226,14 @@ def build_branch(deps: ResearchDeps) -> CompiledStateGraph:
 
 def build_graph(deps: ResearchDeps, checkpointer: Checkpointer = None) -> CompiledStateGraph:
     """The compiled research graph over the given model, search backend and limits."""
-    graph = StateGraph(ResearchState, input_schema=ResearchInput)
-    graph.add_node("planner", _node(plan_node, deps))
+    graph = StateGraph(ResearchState, context_schema=ResearchConfig, input_schema=ResearchInput)
+    graph.add_node("planner", _turn_start(_node(plan_node, deps), deps))
     graph.add_node("approve_plan", approve_plan_node(deps))
     graph.add_node("research", build_branch(deps))
     graph.add_node("writer", _node(write_node, deps))
     graph.add_node("verifier", _node(verify_node, deps))
     graph.add_node("stop", _node(stop_node, deps))
-    graph.add_node("finalize", _node(finalize_node, deps))
+    graph.add_node("finalize", _turn_end(_node(finalize_node, deps), deps))
     graph.add_edge(START, "planner")
     after_plan = _route_research(deps, "writer")
     graph.add_conditional_edges(

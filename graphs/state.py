@@ -4,8 +4,10 @@ with named reducers for the keys that parallel sub-question branches write toget
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from sleuth.agents.common import NEW_TURN
@@ -85,11 +87,24 @@ def keep_numbers(left: dict[str, int] | None, right: dict[str, int] | None) -> d
 
 
 class ResearchInput(TypedDict, total=False):
-    question: str
-    run_id: str
-    approve_plan: (
-        bool  # pause after the planner (an interrupt) until the plan is accepted, edited or cancelled
-    )
+    question: str  # or, as LangGraph chat clients send it, the last user message in ``messages``
+    run_id: str  # default: the thread id
+    # pause after the planner (an interrupt) until the plan is accepted, edited or cancelled; this turn only
+    approve_plan: bool
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+class ResearchConfig(TypedDict, total=False):
+    """Per-run configuration (``configurable``), published as the graph's config schema and honoured by
+    the LangGraph Server factory (sleuth/server_graph.py); unset keys keep the configured settings."""
+
+    llm_model: str  # a model on the OpenAI-compatible endpoint, or "offline" for the offline engine
+    llm_base_url: str
+    web: Literal["auto", "always", "off"]
+    max_iterations: int
+    max_llm_calls: int
+    max_tokens: int
+    max_wall_s: float
 
 
 class ResearchState(TypedDict, total=False):
@@ -113,6 +128,8 @@ class ResearchState(TypedDict, total=False):
     trace: Annotated[list[dict[str, Any]], operator.add]
     report: dict[str, Any]
     source_numbers: Annotated[dict[str, int], keep_numbers]  # chunk id -> citation number in this thread
+    messages: Annotated[list[AnyMessage], add_messages]  # each turn's question and its report, as chat
+    question_message_id: str  # the user message the current turn answers
 
 
 class BranchState(TypedDict, total=False):

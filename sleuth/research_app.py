@@ -1,6 +1,7 @@
 """Running research: picks the engine, the corpus and the web tools from settings, runs (or resumes) the
 graph on the on-disk checkpointer, writes the report and records the run in DuckDB. Used by `sleuth
-research`, by the benchmark and, through ``make_graph``, by the LangGraph server (langgraph.json)."""
+research`, the scheduler, the MCP server and the benchmarks; sleuth/server_graph.py serves the same graph
+to LangGraph Server."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sleuth.agents.deps import ResearchDeps, WebAccess
 from sleuth.graphs.checkpoint import open_checkpointer, thread_config
 from sleuth.graphs.research import build_graph
 from sleuth.reports.formats import check_format, render_report
+from sleuth.reports.render import render_markdown
 from sleuth.settings import Settings, load_settings
 from sleuth.tools.corpus.local_corpus import LocalCorpus
 from sleuth.tools.db.runs import INTERRUPTED, RunLog, RunOutcome
@@ -107,12 +109,8 @@ def default_deps(settings: Settings | None = None) -> ResearchDeps:
         search=corpus,
         limits=limits_from_settings(settings),
         web=make_web_access(settings, corpus),
+        render_answer=render_markdown,
     )
-
-
-def make_graph(config: Any = None) -> Any:
-    """Graph factory for langgraph.json; the LangGraph server supplies its own checkpointer."""
-    return build_graph(default_deps())
 
 
 @dataclass(frozen=True)

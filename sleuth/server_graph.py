@@ -1,0 +1,81 @@
+"""The research graph for LangGraph Server (`langgraph dev`, `langgraph up`; see langgraph.json).
+
+The server calls ``make_graph(config)`` on its event loop for every run and every read of a thread, so
+the factory builds nothing there: settings (a file read) and dependencies (the corpus, the embedding
+model) are made in a worker thread, once per distinct configuration, and kept. ``configurable`` keys of
+the run or the assistant (graphs.state.ResearchConfig: model, endpoint, web mode, budgets) override the
+settings for that run. Runs the server makes are recorded like CLI runs: the thread id is the run id,
+the report is saved in the data dir and the run gets its `research_runs` row (``RunLogRecorder``).
+The server brings its own checkpointer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from langchain_core.runnables import RunnableConfig
+
+from sleuth.agents.deps import ResearchDeps
+from sleuth.graphs.research import build_graph
+from sleuth.graphs.state import ResearchConfig
+from sleuth.reports.formats import render_report
+from sleuth.research_app import default_deps, default_report_path, run_outcome, write_report
+from sleuth.settings import Settings, load_settings
+from sleuth.tools.db.runs import RunLog
+
+log = structlog.get_logger(__name__)
+CONFIG_KEYS = tuple(ResearchConfig.__annotations__)
+
+_deps: dict[str, ResearchDeps] = {}
+_building = threading.Lock()  # a plain lock: the server runs several event loops, one per thread
+
+
+class RunLogRecorder:
+    """Records the graph's own runs in `research_runs` and saves each turn's report (JSON) in the data
+    dir, as `sleuth research` does for its runs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.runs = RunLog(settings.duckdb_path)
+
+    def started(self, run_id: str, question: str, engine: str) -> None:
+        self.runs.started(run_id, question, engine)
+
+    def finished(self, run_id: str, report: Mapping[str, Any]) -> None:
+        path = default_report_path(self.settings, run_id, "json")
+        path, _ = write_report(render_report(report, "json"), None, path)
+        self.runs.finished(run_id, run_outcome(report, path, "json"))
+
+
+def run_overrides(config: RunnableConfig | None) -> dict[str, Any]:
+    """The settings a run's ``configurable`` changes (unknown keys, such as thread_id, are not settings)."""
+    configurable = (config or {}).get("configurable") or {}
+    return {key: configurable[key] for key in CONFIG_KEYS if configurable.get(key) not in (None, "")}
+
+
+def server_deps(overrides: Mapping[str, Any]) -> ResearchDeps:
+    """Blocking: reads the settings and opens the corpus; call it off the event loop."""
+    settings = load_settings(**overrides)
+    deps = default_deps(settings)
+    deps.recorder = RunLogRecorder(settings)
+    return deps
+
+
+def cached_deps(overrides: Mapping[str, Any]) -> ResearchDeps:
+    key = json.dumps(overrides, sort_keys=True)
+    with _building:
+        if key not in _deps:
+            _deps[key] = server_deps(overrides)
+            log.info("server.deps_built", overrides=sorted(overrides), engine=_deps[key].model.name)
+        return _deps[key]
+
+
+async def make_graph(config: RunnableConfig) -> Any:
+    """The factory langgraph.json names: builds (or reuses) this configuration's dependencies in a
+    worker thread, then compiles the graph over them (cheap; no I/O)."""
+    deps = await asyncio.to_thread(cached_deps, run_overrides(config))
+    return build_graph(deps)
