@@ -28,9 +28,10 @@ Programmatic use::
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, get_type_hints
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
@@ -204,24 +205,50 @@ def stop_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
     return {"stop_reason": reason, "trace": [event("stop", reason=reason)]}
 
 
-def build_branch(deps: ResearchDeps) -> CompiledStateGraph:
-    branch = StateGraph(BranchState, output_schema=BranchOutput)
-    branch.add_node("decide", _node(decide_node, deps))
-    branch.add_node("rewriter", _node(rewrite_node, deps))
-    branch.add_node("retriever", _node(retrieve_node, deps))
-    branch.add_node("web", _node(web_node, deps))
-    branch.add_edge(START, "decide")
-    branch.add_conditional_edges(
-        "decide", lambda s: "rewriter" if s.get("retrieve") else END, ["rewriter", END]
-    )
-    branch.add_conditional_edges(
-        "rewriter",
-        lambda s: "web" if s.get("retrieval") == "web" and deps.web is not None else "retriever",
-        ["web", "retriever"],
-    )
-    branch.add_edge("web", "retriever")
-    branch.add_edge("retriever", END)
-    return branch.compile(name="research")
+def _reducers(schema: type) -> dict[str, Callable[[Any, Any], Any]]:
+    """The reducer each key of a state schema declares (``Annotated[type, reducer]``)."""
+    hints = get_type_hints(schema, include_extras=True)
+    return {key: hint.__metadata__[0] for key, hint in hints.items() if getattr(hint, "__metadata__", None)}
+
+
+def build_branch(deps: ResearchDeps) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """One sub-question's research (decide -> [rewriter -> [web] -> retriever]) as one node of the parent
+    graph, applying each step's update with BranchState's own reducers.
+
+    One node rather than a subgraph: a subgraph checkpoints its whole state after every step, the evidence
+    it found included, in every branch of every round; as one node a branch's result is written once, as
+    the node's output. Killed mid-branch, the branch runs again from its decide step (its earlier steps
+    are a few local searches and at most two model calls)."""
+    reducers = _reducers(BranchState)
+    outputs = set(BranchOutput.__annotations__)
+    decide, rewriter = _node(decide_node, deps), _node(rewrite_node, deps)
+    web, retriever = _node(web_node, deps), _node(retrieve_node, deps)
+
+    def research(branch: Mapping[str, Any]) -> dict[str, Any]:
+        state, out = dict(branch), {}
+
+        def merged(into: dict[str, Any], key: str, value: Any) -> Any:
+            merge = reducers.get(key)
+            if merge is None:
+                return value
+            current = into.get(key)
+            return merge([] if current is None and merge is operator.add else current, value)
+
+        def apply(update: Mapping[str, Any]) -> None:
+            for key, value in update.items():
+                state[key] = merged(state, key, value)
+                if key in outputs:
+                    out[key] = merged(out, key, value)
+
+        apply(decide(state))
+        if state.get("retrieve"):
+            apply(rewriter(state))
+            if state.get("retrieval") == "web" and deps.web is not None:
+                apply(web(state))
+            apply(retriever(state))
+        return out
+
+    return research
 
 
 def build_graph(deps: ResearchDeps, checkpointer: Checkpointer = None) -> CompiledStateGraph:

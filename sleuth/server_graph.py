@@ -30,7 +30,7 @@ from sleuth.tools.db.runs import RunLog
 log = structlog.get_logger(__name__)
 CONFIG_KEYS = tuple(ResearchConfig.__annotations__)
 
-_deps: dict[str, ResearchDeps] = {}
+_graphs: dict[str, Any] = {}  # per configuration: the compiled graph over its dependencies
 _building = threading.Lock()  # a plain lock: the server runs several event loops, one per thread
 
 
@@ -65,17 +65,19 @@ def server_deps(overrides: Mapping[str, Any]) -> ResearchDeps:
     return deps
 
 
-def cached_deps(overrides: Mapping[str, Any]) -> ResearchDeps:
+def cached_graph(overrides: Mapping[str, Any]) -> Any:
+    """The graph for this configuration, built once; the server gives each run its own checkpointer
+    through a copy, so one compiled graph serves every run and read of the configuration."""
     key = json.dumps(overrides, sort_keys=True)
     with _building:
-        if key not in _deps:
-            _deps[key] = server_deps(overrides)
-            log.info("server.deps_built", overrides=sorted(overrides), engine=_deps[key].model.name)
-        return _deps[key]
+        if key not in _graphs:
+            deps = server_deps(overrides)
+            _graphs[key] = build_graph(deps)
+            log.info("server.graph_built", overrides=sorted(overrides), engine=deps.model.name)
+        return _graphs[key]
 
 
 async def make_graph(config: RunnableConfig) -> Any:
-    """The factory langgraph.json names: builds (or reuses) this configuration's dependencies in a
-    worker thread, then compiles the graph over them (cheap; no I/O)."""
-    deps = await asyncio.to_thread(cached_deps, run_overrides(config))
-    return build_graph(deps)
+    """The factory langgraph.json names: builds (or reuses) this configuration's dependencies and graph
+    in a worker thread, never on the server's event loop."""
+    return await asyncio.to_thread(cached_graph, run_overrides(config))
