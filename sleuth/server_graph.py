@@ -6,20 +6,23 @@ model) are made in a worker thread, once per distinct configuration, and kept. `
 the run or the assistant (graphs.state.ResearchConfig: model, endpoint, web mode, budgets) override the
 settings for that run. Runs the server makes are recorded like CLI runs: the thread id is the run id,
 the report is saved in the data dir and the run gets its `research_runs` row (``RunLogRecorder``).
-The server brings its own checkpointer."""
+``server_checkpointer`` gives the server the ``checkpointer`` setting's store."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from sleuth.agents.deps import ResearchDeps
+from sleuth.graphs.checkpoint import open_async_checkpointer
 from sleuth.graphs.research import build_graph
 from sleuth.graphs.state import ResearchConfig
 from sleuth.reports.formats import render_report
@@ -63,6 +66,15 @@ def server_deps(overrides: Mapping[str, Any]) -> ResearchDeps:
     deps = default_deps(settings)
     deps.recorder = RunLogRecorder(settings)
     return deps
+
+
+@asynccontextmanager
+async def server_checkpointer() -> AsyncIterator[BaseCheckpointSaver]:
+    """langgraph.json's ``checkpointer``: the ``checkpointer`` setting's store (the data dir's SQLite file
+    or PostgreSQL), so threads the server runs are the CLI's, chat's and the web app's threads too."""
+    settings = await asyncio.to_thread(load_settings)
+    async with open_async_checkpointer(settings.checkpoint_location) as saver:
+        yield saver
 
 
 def cached_graph(overrides: Mapping[str, Any]) -> Any:

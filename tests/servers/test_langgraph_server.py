@@ -2,10 +2,12 @@
 are published; a run pauses for plan approval, resumes with an edited plan and writes the report; the
 run is recorded like a CLI run (run id = thread id, report file, research_runs row); the report is also
 the assistant's message; a second turn from a chat client's message does not pause again and keeps the
-citation numbers; a run configured to another engine uses it."""
+citation numbers; a run configured to another engine uses it. The server keeps its threads in the
+``checkpointer`` setting's store (langgraph.json names sleuth.server_graph.server_checkpointer)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,9 @@ def test_plan_approval_edit_report_record_and_a_second_turn(server) -> None:  # 
 
     run = RunLog(data_dir / "sleuth.duckdb").get(thread)
     assert run["status"] == "completed" and run["question"] == QUESTION
+    with sqlite3.connect(data_dir / "checkpoints.sqlite") as con:  # the checkpointer setting's store
+        saved = con.execute("SELECT count(*) FROM checkpoints WHERE thread_id = ?", [thread]).fetchone()[0]
+    assert saved > 0
     assert Path(run["report_path"]).is_file() and run["claims_total"] == report["verification"]["total"]
 
     first_numbers = {s["chunk_id"]: s["n"] for s in report["sources"]}

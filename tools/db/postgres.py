@@ -26,11 +26,28 @@ def redacted(url: str) -> str:
     return f"{parts.scheme}://{parts.username + '@' if parts.username else ''}{where}{parts.path}"
 
 
+_OPTIONS = {
+    "autocommit": True,
+    "prepare_threshold": 0,
+    "row_factory": dict_row,
+    "connect_timeout": CONNECT_TIMEOUT_S,
+}
+
+
+def _unreachable(url: str, e: Exception) -> ConfigError:
+    reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return ConfigError(f"cannot reach the checkpoint database {redacted(url)}: {reason}")
+
+
 def connect_postgres(url: str) -> psycopg.Connection:
     try:
-        return psycopg.connect(
-            url, autocommit=True, prepare_threshold=0, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT_S
-        )
+        return psycopg.connect(url, **_OPTIONS)
     except psycopg.Error as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(f"cannot reach the checkpoint database {redacted(url)}: {reason}") from e
+        raise _unreachable(url, e) from e
+
+
+async def connect_postgres_async(url: str) -> psycopg.AsyncConnection:
+    try:
+        return await psycopg.AsyncConnection.connect(url, **_OPTIONS)
+    except psycopg.Error as e:
+        raise _unreachable(url, e) from e
