@@ -163,3 +163,28 @@ def report_usage(checkpoints: Path) -> list[dict]:
     with open_checkpointer(checkpoints) as saver:
         state = saver.get(thread_config("killed-run"))
     return list(state["channel_values"].get("llm_usage", [])) if state else []
+
+
+def test_a_langgraph_server_run_configured_to_the_real_model(env: dict[str, str], tmp_path: Path) -> None:
+    """The server's per-run configuration reaches the real model: the offline engine is the server's
+    default here, the run asks for the model in ``configurable``."""
+    from langgraph_sdk import get_sync_client
+
+    from tests.servers.langgraph_dev import langgraph_dev
+
+    data_dir = Path(env["SLEUTH_DATA_DIR"])
+    server_env = {k: v for k, v in env.items() if k not in ("SLEUTH_LLM_BASE_URL", "SLEUTH_LLM_MODEL")}
+    os.environ.pop("SLEUTH_LLM_MODEL", None)  # langgraph_dev starts from os.environ
+    os.environ.pop("SLEUTH_LLM_BASE_URL", None)
+    with langgraph_dev(data_dir, tmp_path, server_env) as url:
+        client = get_sync_client(url=url, timeout=1800)
+        thread = client.threads.create()["thread_id"]
+        values = client.runs.wait(
+            thread,
+            "research",
+            input={"question": QUESTION},
+            config={"configurable": {"llm_model": MODEL, "llm_base_url": URL}},
+        )
+    report = values["report"]
+    check_report(report, chunk_texts(data_dir))
+    assert report["usage"]["llm_calls"] >= 3 and values["messages"][-1]["type"] == "ai"
