@@ -140,7 +140,8 @@ def create_mcp_server(settings: Settings) -> MCPServer:
 
     @server.tool()
     async def ingest(paths: list[str], prune: bool = False) -> IngestResult:
-        """Add or update files and folders (Markdown, text, HTML, PDF) in the local corpus; unreadable files
+        """Add or update files and folders (Markdown, text, HTML, PDF, Word, PowerPoint, Excel, EPUB, CSV)
+        in the local corpus; unreadable files
         are listed with a one-line reason and the rest goes on."""
         targets = [Path(p).expanduser() for p in paths]
         report = await anyio.to_thread.run_sync(lambda: ingest_paths(settings, targets, prune=prune))

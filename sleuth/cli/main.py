@@ -73,7 +73,8 @@ def version() -> None:
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files or folders (recursive): .md .txt .html .pdf")
+        list[Path] | None,
+        typer.Argument(help="Files or folders (recursive): .md .txt .html .pdf .docx .pptx .xlsx .epub .csv"),
     ] = None,
     sample: Annotated[bool, typer.Option("--sample", help="Also ingest the bundled sample corpus.")] = False,
     prune: Annotated[

@@ -1,4 +1,5 @@
-"""Turn local files (Markdown, plain text, HTML, PDF) into plain text with a title.
+"""Turn local files (Markdown, plain text, HTML, PDF, and through office.py Word, PowerPoint, Excel,
+EPUB and CSV) into plain text with a title.
 
 Every failure is an ``ExtractError`` whose message is a one-line reason without the path (callers
 show the path next to it): "file too large: 200.0 MB > 50.0 MB limit", "encrypted PDF (password
@@ -14,13 +15,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import charset_normalizer
 import structlog
 import trafilatura
 from lxml.etree import LxmlError
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
+from sleuth.tools.corpus.decode import decode_text, reject_binary
+from sleuth.tools.corpus.office import BINARY_KINDS, csv_text, extract_office
 from sleuth.tools.errors import ExtractError
 from sleuth.tools.records import content_hash
 
@@ -35,13 +37,15 @@ _KIND_BY_SUFFIX = {
     ".html": "html",
     ".htm": "html",
     ".pdf": "pdf",
+    ".docx": "docx",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".epub": "epub",
+    ".csv": "csv",
 }
 SUPPORTED_SUFFIXES = frozenset(_KIND_BY_SUFFIX)
 MAX_PDF_PAGES = 2000
 TITLE_MAX_CHARS = 120
-_SNIFF_BYTES = 8192
-# Control characters that legitimately appear in text files: tab, LF, FF, CR, ESC (ANSI colours).
-_TEXT_CONTROLS = frozenset(b"\t\n\x0c\r\x1b")
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class ExtractedText:
 
     title: str
     text: str
-    kind: str  # "markdown" | "text" | "html" | "pdf"
+    kind: str  # "markdown" | "text" | "html" | "pdf" | "docx" | "pptx" | "xlsx" | "epub" | "csv"
     raw_hash: str
     meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
@@ -66,12 +70,15 @@ def extract_file(path: Path, *, max_bytes: int) -> ExtractedText:
     data = _read_bytes(path, max_bytes)
     if kind == "pdf":
         extracted = extract_pdf_bytes(data)
+    elif kind in BINARY_KINDS:
+        title, text, raw_hash = extract_office(data, kind)
+        extracted = ExtractedText(title=_shorten(title), text=text, kind=kind, raw_hash=raw_hash)
     elif kind == "html":
-        _reject_binary(data)
+        reject_binary(data)
         extracted = extract_html(data)
     else:
-        text, encoding = _decode_text(data)
-        extracted = _extract_plain(text, kind)
+        text, encoding = decode_text(data)
+        extracted = _extract_plain(csv_text(text) if kind == "csv" else text, kind)
         if encoding not in ("utf-8", "utf-16"):
             extracted.meta["encoding"] = encoding
     if not extracted.text.strip():
@@ -122,64 +129,6 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     if len(data) > max_bytes:  # the file grew between stat and read
         raise ExtractError(f"file too large: more than {_megabytes(max_bytes)} limit")
     return data
-
-
-def _reject_binary(data: bytes) -> None:
-    head = data[:_SNIFF_BYTES]
-    controls = sum(1 for b in head if b < 32 and b not in _TEXT_CONTROLS)
-    if b"\x00" in head or controls > len(head) * 0.1:
-        raise ExtractError("binary content in a text file")
-
-
-def _decode_text(data: bytes) -> tuple[str, str]:
-    """The text and the encoding it was read with: UTF-8 (or UTF-16 with a byte-order mark), else the
-    encoding charset-normalizer finds (Latin-1 and cp1252 files are common)."""
-    # Windows tools write UTF-16 with a BOM; it is full of NUL bytes, so decode it before sniffing.
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError as e:
-            raise ExtractError("not valid UTF-16 text despite its byte-order mark") from e
-    _reject_binary(data)
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError as e:
-        bad = f"0x{data[e.start]:02x} at offset {e.start}"
-        guess = _best_encoding(data)
-        if guess is None:
-            raise ExtractError(f"not valid UTF-8 text (bad byte {bad}) and no other encoding fits") from e
-        return data.decode(guess), guess
-
-
-# Latin-script single-byte code pages that a few accented letters cannot tell apart from cp1252
-_LATIN_CODE_PAGES = {
-    "cp1250",
-    "cp1254",
-    "cp1257",
-    "cp775",
-    "cp850",
-    "cp852",
-    "hp_roman8",
-    "latin_1",
-    "mac_roman",
-}
-_LATIN_CODE_PAGES |= {f"iso8859_{n}" for n in (1, 2, 3, 4, 9, 10, 13, 14, 15, 16)}
-
-
-def _best_encoding(data: bytes) -> str | None:
-    """charset-normalizer's reading; when it is a Latin-script code page and the bytes read as cp1252
-    (Windows' Western default, a superset of Latin-1's printable range), cp1252: a short text with a few
-    accents fits cp1250 as well, and Western files are far more common."""
-    guess = charset_normalizer.from_bytes(data).best()
-    if guess is None or guess.encoding in ("utf_8", "ascii"):
-        return None
-    if guess.encoding in _LATIN_CODE_PAGES:
-        try:
-            data.decode("cp1252")
-            return "cp1252"
-        except UnicodeDecodeError:
-            pass
-    return guess.encoding
 
 
 def _extract_plain(text: str, kind: str) -> ExtractedText:
