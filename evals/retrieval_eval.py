@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from evals.corpus_build import CACHE_ROOT, IndexSettings, build_corpus
+from evals.corpus_build import CACHE_ROOT, MODEL_CACHE, IndexSettings, build_corpus
 from evals.datasets import DatasetNotFound, RetrievalSet, load_scifact, subset_retrieval
 from evals.metrics import evaluate
 from evals.rankers import (
@@ -35,6 +35,7 @@ from evals.rankers import (
 from evals.record import RESULTS_DIR, EvalRun
 from sleuth.tools.corpus.hybrid import RRF_K
 from sleuth.tools.corpus.local_corpus import LocalCorpus
+from sleuth.tools.embeddings import MiniLMEmbedder
 
 log = structlog.get_logger(__name__)
 
@@ -187,21 +188,30 @@ def run_scifact(
     subset_docs: int | None = None,
     cache_root: Path = CACHE_ROOT,
     results_dir: Path = RESULTS_DIR,
+    precision: str = "fp32",
 ) -> Path:
-    """Index (or reuse) the corpus, tune on train, score ``split``; ``subset_docs`` makes a smoke run."""
+    """Index (or reuse) the corpus, tune on train, score ``split``; ``subset_docs`` makes a smoke run;
+    ``precision`` picks the bundled embedding model's weights (fp32 or int8)."""
     evaluated = load_scifact(data_dir, split)
     train = load_scifact(data_dir, "train")
     if subset_docs is not None:
         evaluated, train = subset_retrieval(evaluated, subset_docs), subset_retrieval(train, subset_docs)
         shared = {d.doc_id: d for d in evaluated.docs + train.docs}  # one corpus for both splits
         evaluated.docs = train.docs = list(shared.values())
-    name = f"scifact-{split}" + (f"-subset{subset_docs}" if subset_docs else "")
+    embedder = MiniLMEmbedder(MODEL_CACHE, precision=precision)
+    name = (
+        f"scifact-{split}"
+        + (f"-subset{subset_docs}" if subset_docs else "")
+        + ("" if precision == "fp32" else f"-{precision}")
+    )
     run = EvalRun(
         name,
-        {"split": split, "tuned_on": "train", "index": asdict(settings)},
+        {"split": split, "tuned_on": "train", "index": asdict(settings), "embedding": embedder.name},
         {**evaluated.sha256, "qrels/train.tsv": train.sha256["qrels/train.tsv"]},
     )
-    corpus, build = build_corpus("scifact", evaluated.docs, settings=settings, root=cache_root)
+    corpus, build = build_corpus(
+        "scifact", evaluated.docs, settings=settings, embedder=embedder, root=cache_root
+    )
     started = time.perf_counter()
     base = CandidateRanker(corpus)
     repeats, titled = tune_title_repeats(corpus, train)
@@ -241,10 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--graph", action="store_true", help="HotpotQA: also run the research graph (offline engine)"
     )
+    parser.add_argument(
+        "--precision", default="fp32", choices=["fp32", "int8"], help="SciFact: embedding weights"
+    )
     args = parser.parse_args(argv)
     try:
         if args.dataset == "scifact":
-            path = run_scifact(args.data_dir, args.split)
+            path = run_scifact(args.data_dir, args.split, precision=args.precision)
         else:
             from evals.hotpot_eval import run_hotpotqa
 

@@ -63,6 +63,7 @@ def build_embedder(settings: Settings) -> Embedder:
         base_url=settings.embedding_base_url,
         api_key=api_key,
         batch_size=settings.embedding_batch_size,
+        precision=settings.embedding_precision,
     )
 
 

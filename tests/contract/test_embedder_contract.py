@@ -29,10 +29,12 @@ def minilm(tmp_path_factory: pytest.TempPathFactory) -> MiniLMEmbedder:
     return MiniLMEmbedder(tmp_path_factory.mktemp("models"), batch_size=2)
 
 
-@pytest.fixture(params=["minilm", "openai"])
+@pytest.fixture(params=["minilm", "minilm-int8", "openai"])
 def embedder(request: pytest.FixtureRequest, minilm: MiniLMEmbedder) -> Embedder:
     if request.param == "minilm":
         return minilm
+    if request.param == "minilm-int8":
+        return MiniLMEmbedder(minilm.cache_dir, batch_size=2, precision="int8")
     state = request.getfixturevalue("server")
     return OpenAIEmbedder(state.url, "sk-test", "fake-embed", batch_size=2)
 

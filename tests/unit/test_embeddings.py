@@ -154,3 +154,26 @@ def test_factory_picks_adapters_and_rejects_bad_config(tmp_path: Path) -> None:
         make_embedder("openai", cache_dir=tmp_path, model="m", base_url=None, batch_size=8)
     with pytest.raises(ConfigError, match="unknown embedding provider"):
         make_embedder("word2vec", cache_dir=tmp_path, batch_size=8)
+
+
+def test_int8_weights_are_another_model_close_to_float32(
+    minilm: MiniLMEmbedder, models_dir: Path, tmp_path: Path
+) -> None:
+    int8 = MiniLMEmbedder(models_dir, precision="int8")
+    assert int8.name == f"{minilm.name}@int8" and int8.dim == minilm.dim
+    texts = [
+        "BM25 ranks documents by term frequency and inverse document frequency.",
+        "HyDE embeds a hypothetical answer instead of the question.",
+        "The ferry leaves Quillhaven at seven every morning.",
+    ]
+    cosine = np.sum(minilm.embed(texts) * int8.embed(texts), axis=1)
+    assert cosine.min() > 0.97, cosine
+    with pytest.raises(ConfigError, match="unknown embedding precision 'int4'"):
+        MiniLMEmbedder(models_dir, precision="int4")
+
+    from sleuth.tools.corpus.local_corpus import LocalCorpus
+    from sleuth.tools.errors import EmbeddingMismatch
+
+    LocalCorpus(tmp_path / "data", minilm)  # a collection of float32 vectors
+    with pytest.raises(EmbeddingMismatch, match="sleuth reindex"):
+        LocalCorpus(tmp_path / "data", int8)  # a change of precision is a change of model

@@ -23,13 +23,19 @@ __all__ = [
 ]
 
 
-def _make_minilm(*, cache_dir: Path, batch_size: int, **_unused: object) -> Embedder:
+def _make_minilm(*, cache_dir: Path, batch_size: int, precision: str, **_unused: object) -> Embedder:
     # ``model`` is ignored: settings.embedding_model names the OpenAI model and has a default.
-    return MiniLMEmbedder(cache_dir, batch_size=batch_size)
+    return MiniLMEmbedder(cache_dir, batch_size=batch_size, precision=precision)
 
 
 def _make_openai(
-    *, cache_dir: Path, model: str | None, base_url: str | None, api_key: str | None, batch_size: int
+    *,
+    cache_dir: Path,
+    model: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    batch_size: int,
+    **_unused: object,
 ) -> Embedder:
     if not base_url or not model:
         raise ConfigError("embedding provider 'openai' needs embedding_base_url and embedding_model")
@@ -47,12 +53,21 @@ def make_embedder(
     base_url: str | None = None,
     api_key: str | None = None,
     batch_size: int = 32,
+    precision: str = "fp32",
 ) -> Embedder:
-    """The embedder for ``provider`` ("minilm" or "openai"); ``cache_dir`` holds converted models."""
+    """The embedder for ``provider`` ("minilm" or "openai"); ``cache_dir`` holds converted models;
+    ``precision`` applies to the bundled model ("fp32" or "int8")."""
     try:
         build = _PROVIDERS[provider]
     except KeyError:
         raise ConfigError(
             f"unknown embedding provider {provider!r}; choose one of {sorted(_PROVIDERS)}"
         ) from None
-    return build(cache_dir=cache_dir, model=model, base_url=base_url, api_key=api_key, batch_size=batch_size)
+    return build(
+        cache_dir=cache_dir,
+        model=model,
+        base_url=base_url,
+        api_key=api_key,
+        batch_size=batch_size,
+        precision=precision,
+    )

@@ -184,3 +184,28 @@ def write_onnx_model(safetensors_path: Path, config_path: Path, target: Path) ->
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def write_int8_model(source: Path, target: Path) -> None:
+    """``source``'s weights quantised to int8, one scale per output channel (onnxruntime's dynamic
+    quantisation): measured 0.63x the float32 time here (one text per run, see minilm.py) at a mean cosine
+    of 0.993 to its vectors, where one scale per tensor gave 0.94. Static (calibrated) int8 kept 0.9995
+    but ran slower than float32 here. Written via a temporary file and a rename, like the float32 model."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        quantize_dynamic(
+            str(source),
+            tmp_name,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            # our graph's shapes are symbolic, so the quantiser cannot infer every tensor's type itself
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
