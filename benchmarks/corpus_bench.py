@@ -71,7 +71,7 @@ def phase_ingest(args: argparse.Namespace) -> dict:
     folder.mkdir()
     for i, (title, body) in enumerate(synthetic_docs(args.docs, args.doc_chars)):
         (folder / f"doc{i:05}.md").write_text(f"# {title}\n\n{body}\n")
-    embedder = MiniLMEmbedder(Path(args.cache_dir), batch_size=32)
+    embedder = MiniLMEmbedder(Path(args.cache_dir), batch_size=32, precision=args.precision)
     embedder.embed(["warm up"])  # model load / one-time ONNX build excluded from both timings
     options = ingest_options(default_settings())
     texts = []
@@ -103,7 +103,7 @@ def phase_ingest(args: argparse.Namespace) -> dict:
 def phase_build(args: argparse.Namespace) -> dict:
     """Build a corpus of ``--size`` chunks directly through the store/index APIs."""
     data = Path(args.data_dir)
-    embedder = MiniLMEmbedder(Path(args.cache_dir), batch_size=32)
+    embedder = MiniLMEmbedder(Path(args.cache_dir), batch_size=32, precision=args.precision)
     corpus = LocalCorpus(data, embedder)
     docs_raw = synthetic_docs(args.size // 4 + 1, 3600, seed=args.size)
     docs, n = [], 0
@@ -146,7 +146,7 @@ def phase_build(args: argparse.Namespace) -> dict:
 
 
 def phase_query(args: argparse.Namespace) -> dict:
-    embedder = MiniLMEmbedder(Path(args.cache_dir), batch_size=32)
+    embedder = MiniLMEmbedder(Path(args.cache_dir), batch_size=32, precision=args.precision)
     t0 = time.perf_counter()
     corpus = LocalCorpus(Path(args.data_dir), embedder)
     corpus.search("warm up query", k=10)
@@ -195,11 +195,14 @@ def main() -> None:
     ap.add_argument("--embed-all", action="store_true")
     ap.add_argument("--data-dir")
     ap.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "sleuth" / "models"))
+    ap.add_argument(
+        "--precision", default="fp32", choices=["fp32", "int8"], help="the embedding model's weights"
+    )
     args = ap.parse_args()
     if args.phase:
         print(json.dumps(PHASES[args.phase](args)))
         return
-    common = ["--cache-dir", args.cache_dir]
+    common = ["--cache-dir", args.cache_dir, "--precision", args.precision]
     results = {
         "ingest": run_phase("ingest", "--docs", str(args.docs), "--doc-chars", str(args.doc_chars), *common)
     }
