@@ -8,14 +8,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.servers.postgres import free_port
+from tests.servers.process import http_ok, stop, wait_until_ready
 
 
 def chroma_cli() -> str:
@@ -36,23 +35,10 @@ def chroma_server() -> Iterator[tuple[str, int]]:
     command = [chroma_cli(), "run", "--path", str(root / "data"), "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).is_success:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"chroma run did not start: {(root / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
+        heartbeat = http_ok(f"http://127.0.0.1:{port}/api/v2/heartbeat")
+        wait_until_ready(heartbeat, server, root / "server.log", "chroma run")
         yield "127.0.0.1", port
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
         log.close()
         shutil.rmtree(root, ignore_errors=True)

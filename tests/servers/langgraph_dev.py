@@ -8,15 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.servers.postgres import free_port
+from tests.servers.process import http_ok, stop, wait_until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,22 +47,8 @@ def langgraph_dev(data_dir: Path, workdir: Path, env: dict[str, str]) -> Iterato
         server = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{url}/ok", timeout=2).is_success:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"langgraph dev did not start: {log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
+            wait_until_ready(http_ok(f"{url}/ok"), server, log_path, "langgraph dev", timeout_s=120)
             yield url
         finally:
-            server.terminate()
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server)
     assert "BlockingError" not in log_path.read_text(), log_path.read_text()[-3000:]

@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.servers.process import stop, wait_until_ready
 
 PG_BIN_DIRS = [
     os.environ.get("SLEUTH_TEST_PG_BIN", ""),
@@ -67,30 +68,21 @@ def postgres_server() -> Iterator[str]:
              "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
             user=user, cwd=root, stdout=log_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
+        url = f"postgresql://sleuth@127.0.0.1:{port}/postgres"
         try:
-            _wait_ready(port, server, log)
-            yield f"postgresql://sleuth@127.0.0.1:{port}/postgres"
+            wait_until_ready(lambda: _accepts(url), server, log, "postgres")
+            yield url
         finally:
-            server.terminate()
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server)
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _wait_ready(port: int, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"postgres exited: {log.read_text()[-2000:]}")
-        try:
-            psycopg.connect(f"postgresql://sleuth@127.0.0.1:{port}/postgres", connect_timeout=2).close()
-            return
-        except psycopg.OperationalError:  # not yet listening, or still starting up
-            time.sleep(0.2)
-    raise AssertionError(f"postgres did not start in 60 s: {log.read_text()[-2000:]}")
+def _accepts(url: str) -> bool:
+    try:
+        psycopg.connect(url, connect_timeout=2).close()
+        return True
+    except psycopg.OperationalError:  # not yet listening, or still starting up
+        return False
 
 
 @pytest.fixture(scope="session")
