@@ -258,7 +258,7 @@ def test_a_symlink_loop_is_one_skip_and_unsupported_files_are_counted_by_type(tm
     (folder / "a.md").symlink_to("b.md")
     (folder / "b.md").symlink_to("a.md")
     (folder / "ok.md").write_text("# Fine\n\nA readable note about reciprocal rank fusion.\n")
-    for name in ("one.docx", "two.docx", "three.docx", "four.docx", "pic.png"):
+    for name in ("one.odt", "two.odt", "three.odt", "four.odt", "pic.png"):
         (folder / name).write_bytes(b"PK")
     (folder / "old.txt").write_bytes(
         "Notes on rank fusion, written on a café terminal in 1998.\n".encode("cp1252")
@@ -268,7 +268,7 @@ def test_a_symlink_loop_is_one_skip_and_unsupported_files_are_counted_by_type(tm
     assert "2 added" in result.output and "Traceback" not in result.output
     assert "old.txt: not UTF-8: read as cp1252" in result.output
     assert "a.md: symbolic link that loops or points nowhere" in result.output
-    assert "4 file(s) of .docx (supported: " in result.output and "1 file(s) of .png" in result.output
+    assert "4 file(s) of .odt (supported: " in result.output and "1 file(s) of .png" in result.output
 
 
 @pytest.mark.parametrize("command", ["doctor", "reindex"])

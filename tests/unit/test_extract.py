@@ -265,15 +265,15 @@ def test_permission_denied(tmp_path: Path) -> None:
 
 
 def test_unsupported_extension(tmp_path: Path) -> None:
-    reason = refusal(write(tmp_path, "sheet.xlsx", b"PK\x03\x04"))
-    assert reason.startswith("unsupported file type .xlsx (supported: ")
+    reason = refusal(write(tmp_path, "sheet.ods", b"PK\x03\x04"))
+    assert reason.startswith("unsupported file type .ods (supported: ")
 
 
 # --- walking folders ---------------------------------------------------------------------------
 
 
 def test_iter_candidate_files_walks_sorted_and_skips_hidden_and_unsupported(tmp_path: Path) -> None:
-    names = ["b.md", "a.txt", "sub/z.pdf", "sub/y.HTML", "sub/skip.docx", ".hidden.md", ".git/HEAD.md"]
+    names = ["b.md", "a.txt", "sub/z.pdf", "sub/y.HTML", "sub/skip.odt", ".hidden.md", ".git/HEAD.md"]
     names.append("c.png")
     for rel in names:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -283,7 +283,7 @@ def test_iter_candidate_files_walks_sorted_and_skips_hidden_and_unsupported(tmp_
         (tmp_path / "a.txt", None),
         (tmp_path / "b.md", None),
         (tmp_path / "c.png", "unsupported file type .png"),  # listed, not silently ignored
-        (tmp_path / "sub/skip.docx", "unsupported file type .docx"),
+        (tmp_path / "sub/skip.odt", "unsupported file type .odt"),
         (tmp_path / "sub/y.HTML", None),
         (tmp_path / "sub/z.pdf", None),
     ]
