@@ -12,7 +12,7 @@ from sleuth.cli.main import app
 from sleuth.tools.db.runs import RunLog
 from tests.fakes.openai_server import Reply, ScriptedOpenAIServer, responder_by_task
 from tests.fixtures.exports import exported_text, squash
-from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences
+from tests.graph.llm_script import cooperative_model
 from tests.graph.sample_corpus import private_copy, sample_data_dir  # noqa: F401  (session fixture)
 
 runner = CliRunner()
@@ -63,12 +63,7 @@ def test_json_format_gives_claims_citations_and_verdicts(data_dir: Path) -> None
 
 @pytest.mark.slow
 def test_an_llm_endpoint_writes_the_report_and_is_named(data_dir: Path) -> None:
-    routes = {
-        "planner": plan("What is HyDE?"),
-        "rewriter": queries,
-        "writer": quote_first_sentences,
-        "verifier": all_supported,
-    }
+    routes = cooperative_model("What is HyDE?")
     with ScriptedOpenAIServer(responder_by_task(routes)) as server:
         result = sleuth(
             "research",

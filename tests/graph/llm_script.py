@@ -57,3 +57,16 @@ def all_supported(request: dict[str, Any]) -> str:
     return reply(
         {"verdicts": [{"claim_id": c["claim_id"], "verdict": "supported", "reason": "ok"} for c in claims]}
     )
+
+
+def cooperative_model(*questions: str, **overrides: JsonResponder) -> dict[str, JsonResponder]:
+    """Routes (for ``responder_by_task``) of a model that plans ``questions``, rewrites each into two
+    queries, quotes each section's first passage and finds every claim supported; ``overrides`` replace
+    the responder of a task (e.g. a slow or failing writer)."""
+    routes: dict[str, JsonResponder] = {
+        "planner": plan(*questions),
+        "rewriter": queries,
+        "writer": quote_first_sentences,
+        "verifier": all_supported,
+    }
+    return {**routes, **overrides}

@@ -21,7 +21,7 @@ from sleuth.tools.llm import OpenAIChatModel
 from sleuth.wiring import limits_from_settings
 from tests.fakes.openai_server import ScriptedOpenAIServer, responder_by_task, task_of
 from tests.graph.helpers import TinyCorpus
-from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences
+from tests.graph.llm_script import cooperative_model, quote_first_sentences
 from tests.servers.postgres import postgres_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,12 +59,7 @@ def test_kill_9_during_the_writer_then_resume_finishes_without_redoing_earlier_s
             release.wait(60)
         return quote_first_sentences(request)
 
-    routes = {
-        "planner": plan("What is BM25?", "What is HyDE?"),
-        "rewriter": queries,
-        "writer": writer,
-        "verifier": all_supported,
-    }
+    routes = cooperative_model("What is BM25?", "What is HyDE?", writer=writer)
     data_dir = tmp_path / "data"
     env = {
         **os.environ,

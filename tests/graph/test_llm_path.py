@@ -13,7 +13,15 @@ from sleuth.tools.llm import OpenAIChatModel
 from sleuth.wiring import limits_from_settings
 from tests.fakes.openai_server import Reply, ScriptedOpenAIServer, responder_by_task, task_of
 from tests.graph.helpers import TinyCorpus
-from tests.graph.llm_script import all_supported, inputs_of, plan, queries, quote_first_sentences, reply
+from tests.graph.llm_script import (
+    all_supported,
+    cooperative_model,
+    inputs_of,
+    plan,
+    queries,
+    quote_first_sentences,
+    reply,
+)
 
 QUESTION = "What is BM25 and what is HyDE?"
 
@@ -92,12 +100,7 @@ def test_malformed_json_gets_one_repair_and_the_run_completes() -> None:
         first = next(answers)
         return first if first is not None else quote_first_sentences(request)
 
-    routes = {
-        "planner": plan("What is BM25?"),
-        "rewriter": queries,
-        "writer": writer,
-        "verifier": all_supported,
-    }
+    routes = cooperative_model("What is BM25?", writer=writer)
     with ScriptedOpenAIServer(responder_by_task(routes)) as server:
         state = research(server)
     writer_requests = [r.json for r in server.requests if task_of(r.json) == "writer"]

@@ -15,7 +15,7 @@ from langgraph_sdk import get_sync_client
 
 from sleuth.tools.db.runs import RunLog
 from tests.fakes.openai_server import ScriptedOpenAIServer, responder_by_task
-from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences
+from tests.graph.llm_script import cooperative_model
 from tests.graph.sample_corpus import private_copy, sample_data_dir  # noqa: F401  (session fixture)
 from tests.servers.langgraph_dev import langgraph_dev
 
@@ -92,12 +92,7 @@ def test_plan_approval_edit_report_record_and_a_second_turn(server) -> None:  # 
 
 def test_a_run_configured_to_another_engine_uses_it(server) -> None:  # type: ignore[no-untyped-def]
     client, data_dir = server
-    routes = {
-        "planner": plan("What is HyDE?"),
-        "rewriter": queries,
-        "writer": quote_first_sentences,
-        "verifier": all_supported,
-    }
+    routes = cooperative_model("What is HyDE?")
     with ScriptedOpenAIServer(responder_by_task(routes)) as llm:
         thread = client.threads.create()["thread_id"]
         configurable = {"llm_model": "scripted-model", "llm_base_url": llm.base_url, "max_llm_calls": 12}

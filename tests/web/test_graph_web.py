@@ -28,7 +28,7 @@ from sleuth.settings import Settings, load_settings
 from sleuth.wiring import SAMPLE_CORPUS, ingest_paths
 from tests.fakes.openai_server import ScriptedOpenAIServer, responder_by_task
 from tests.fakes.web_server import TestSite, article_html
-from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences
+from tests.graph.llm_script import cooperative_model
 
 LOCAL_NOTES = ("bm25.md", "tf-idf.md", "inverted-index.md", "dense-retrieval.md")
 LOCAL_QUESTION = "How does BM25 score documents?"
@@ -262,12 +262,7 @@ def test_page_text_does_not_change_the_plan_the_queries_or_the_fetch_list(
 
 
 def test_with_an_llm_page_text_reaches_prompts_only_inside_evidence_tags(data_dir: Path) -> None:
-    routes = {
-        "planner": plan(WEB_QUESTION),
-        "rewriter": queries,
-        "writer": quote_first_sentences,
-        "verifier": all_supported,
-    }
+    routes = cooperative_model(WEB_QUESTION)
     with ScriptedOpenAIServer(responder_by_task(routes)) as llm, SearchStub([]) as stub:
         stub.results = [stub.url("/good"), stub.url("/inject")]
         settings = web_settings(data_dir, stub, llm_model="scripted-model", llm_base_url=llm.base_url)

@@ -10,7 +10,7 @@ import httpx
 
 from sleuth.tools.db.runs import RunLog
 from tests.fakes.openai_server import Reply, ScriptedOpenAIServer, responder_by_task
-from tests.graph.llm_script import all_supported, plan, queries, quote_first_sentences
+from tests.graph.llm_script import cooperative_model, quote_first_sentences
 from tests.webapp.server import WebClient, sleuth_server
 
 
@@ -21,12 +21,7 @@ def slowly(responder, seconds: float):  # type: ignore[no-untyped-def]
 def test_a_run_is_cancelled_at_the_next_step_and_a_second_ask_meanwhile_is_refused(
     served_dir: Path, model_cache_dir: Path, tmp_path: Path
 ) -> None:
-    routes = {
-        "planner": plan("What is HyDE?"),
-        "rewriter": queries,
-        "writer": slowly(quote_first_sentences, 2.0),
-        "verifier": all_supported,
-    }
+    routes = cooperative_model("What is HyDE?", writer=slowly(quote_first_sentences, 2.0))
     env = {"SLEUTH_MODEL_CACHE_DIR": str(model_cache_dir)}
     with (
         ScriptedOpenAIServer(responder_by_task(routes)) as llm,
