@@ -23,15 +23,13 @@ from sleuth.agents.deps import ResearchDeps
 from sleuth.agents.planner import MAX_QUESTION_CHARS
 from sleuth.graphs.checkpoint import thread_config
 from sleuth.graphs.research import build_graph
-from sleuth.reports.formats import FORMAT_NAMES, format_for_path, render_report, write_report_file
+from sleuth.reports.formats import FORMAT_NAMES, format_for_path, write_report_file
 from sleuth.reports.render import render_markdown
 from sleuth.research_app import (
     NO_WEB_SEARCH,
-    default_report_path,
     make_web_access,
-    run_outcome,
+    save_turn_report,
     web_backend_name,
-    write_report,
 )
 from sleuth.settings import Settings
 from sleuth.tools.db.runs import RunLog, RunOutcome
@@ -175,10 +173,7 @@ class ChatSession:
             self.runs.finished(self.thread_id or "", RunOutcome(status="cancelled"))
             return Reply("Plan cancelled. Ask another question.", outcome="cancelled")
         report = snapshot.values["report"]
-        # each turn's report is kept as the CLI keeps its runs' (the run log points to it)
-        path = default_report_path(self.settings, self.thread_id or "", "json")
-        path, _ = write_report(render_report(report, "json"), None, path)
-        self.runs.finished(self.thread_id or "", run_outcome(report, path, "json"))
+        save_turn_report(self.settings, self.runs, self.thread_id or "", report)
         return Reply(render_markdown(report), markdown=True, outcome="report")
 
     def _close_cancelled_run(self) -> None:

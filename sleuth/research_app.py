@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,7 +148,7 @@ def _start_input(
     return None, str(saved.get("question", ""))
 
 
-def run_outcome(report: dict[str, Any], path: Path | None = None, fmt: str | None = None) -> RunOutcome:
+def run_outcome(report: Mapping[str, Any], path: Path | None = None, fmt: str | None = None) -> RunOutcome:
     """What the run log records about a finished report (and where it was written, if it was)."""
     counts = report["verification"]
     return RunOutcome(
@@ -229,6 +229,14 @@ def _run(
     return RunResult(
         run_id=thread_id, report=report, report_path=path, resumed=graph_input is None, notice=note
     )
+
+
+def save_turn_report(settings: Settings, runs: RunLog, run_id: str, report: Mapping[str, Any]) -> Path:
+    """Keep a turn's report as JSON in the data dir and close its run record with it, for the turns
+    that write no report file of their own (chat, the web app, LangGraph Server)."""
+    path, _ = write_report(render_report(report, "json"), None, default_report_path(settings, run_id, "json"))
+    runs.finished(run_id, run_outcome(report, path, "json"))
+    return path
 
 
 def check_report_path(out: Path) -> None:

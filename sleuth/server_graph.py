@@ -25,8 +25,7 @@ from sleuth.agents.deps import ResearchDeps
 from sleuth.graphs.checkpoint import open_async_checkpointer
 from sleuth.graphs.research import build_graph
 from sleuth.graphs.state import ResearchConfig
-from sleuth.reports.formats import render_report
-from sleuth.research_app import default_deps, default_report_path, run_outcome, write_report
+from sleuth.research_app import default_deps, save_turn_report
 from sleuth.settings import Settings, load_settings
 from sleuth.tools.db.runs import RunLog
 
@@ -49,9 +48,7 @@ class RunLogRecorder:
         self.runs.started(run_id, question, engine)
 
     def finished(self, run_id: str, report: Mapping[str, Any]) -> None:
-        path = default_report_path(self.settings, run_id, "json")
-        path, _ = write_report(render_report(report, "json"), None, path)
-        self.runs.finished(run_id, run_outcome(report, path, "json"))
+        save_turn_report(self.settings, self.runs, run_id, report)
 
 
 def run_overrides(config: RunnableConfig | None) -> dict[str, Any]:

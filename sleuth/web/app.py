@@ -108,7 +108,7 @@ def create_app(bench: Workbench, *, token: str | None = None, loopback_only: boo
         return JSONResponse({"cancelling": bench.cancel(request.path_params["thread_id"])})
 
     async def events(request: Request) -> Response:
-        job = bench.jobs.by_thread.get(request.path_params["thread_id"])
+        job = bench.jobs.last(request.path_params["thread_id"])
         if job is None:
             return JSONResponse({"error": "nothing running on this thread"}, status_code=404)
         since = int(request.headers.get("last-event-id", request.query_params.get("since", "-1"))) + 1

@@ -59,12 +59,11 @@ class BusyError(Exception):
 
 
 class JobRunner:
-    """Starts jobs on a worker thread, one at a time, and keeps the last job of each thread."""
+    """Starts jobs on a worker thread, one at a time, and keeps each thread's jobs of its latest turn."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.current: Job | None = None
-        self.by_thread: dict[str, Job] = {}
         self._turns: dict[str, list[Job]] = {}  # the jobs of each thread's current turn: ask, then plan
 
     def start(self, job: Job, work: Callable[[Job], None]) -> Job:
@@ -75,7 +74,6 @@ class JobRunner:
                     "wait for it or cancel it"
                 )
             self.current = job
-            self.by_thread[job.thread_id] = job
             turn = [] if job.kind == "ask" else self._turns.get(job.thread_id, [])
             self._turns[job.thread_id] = [*turn, job]
         threading.Thread(
@@ -96,8 +94,13 @@ class JobRunner:
         jobs = self._turns.get(thread_id, [])
         return [e["line"] for job in jobs for e in job.events if e["kind"] == "progress"]
 
+    def last(self, thread_id: str) -> Job | None:
+        """The thread's most recent job, running or done."""
+        jobs = self._turns.get(thread_id)
+        return jobs[-1] if jobs else None
+
     def running(self, thread_id: str) -> Job | None:
-        job = self.by_thread.get(thread_id)
+        job = self.last(thread_id)
         return job if job is not None and not job.done else None
 
 

@@ -81,8 +81,7 @@ class Workbench:
         return session
 
     def ask(self, question: str, thread_id: str | None = None) -> Job:
-        question = " ".join(question.split())
-        if not question:
+        if not question.strip():
             raise ConfigError("type a question first")
         thread_id = thread_id or uuid.uuid4().hex[:12]
         session = self._session(thread_id)
