@@ -150,8 +150,7 @@ def create_app(bench: Workbench, *, token: str | None = None, loopback_only: boo
 
     async def schedule_run_page(request: Request) -> Response:
         store = ScheduleStore(bench.settings.duckdb_path)
-        runs = await run_in_threadpool(store.runs, None, limit=1000)
-        run = next((r for r in runs if r.run_id == request.path_params["run_id"]), None)
+        run = await run_in_threadpool(store.run, request.path_params["run_id"])
         if run is None or not run.report_json or not Path(run.report_json).is_file():
             return not_found("no report archived for this scheduled run")
         archived = json.loads(Path(run.report_json).read_text(encoding="utf-8"))

@@ -205,6 +205,13 @@ class ScheduleStore:
             ).fetchall()
         return [JobRun(**_row(_RUN_COLUMNS, r)) for r in rows]
 
+    def run(self, run_id: str) -> JobRun | None:
+        with open_duckdb(self.db_path) as con:
+            row = con.execute(
+                f"SELECT {', '.join(_RUN_COLUMNS)} FROM schedule_runs WHERE run_id = ?", [run_id]
+            ).fetchone()
+        return JobRun(**_row(_RUN_COLUMNS, row)) if row else None
+
     def last_successful(self, job: str) -> JobRun | None:
         return next((r for r in self.runs(job, limit=1000) if r.status in SUCCESSFUL and r.report_json), None)
 
