@@ -9,7 +9,7 @@ The variants here are candidates for tools/ (see evals/README.md): they compose 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import bm25s
@@ -31,16 +31,25 @@ def docs_from_rows(index: LexicalIndex, ranking: Iterable[tuple[int, float]]) ->
     return list(seen.items())
 
 
+TermScores = Callable[[str], "np.ndarray | None"]  # one token's BM25 score per row, None if unknown
+
+
+def bm25s_term_scores(bm25: bm25s.BM25) -> TermScores:
+    return lambda token: bm25.get_scores([token]) if token in bm25.vocab_dict else None
+
+
 def weighted_lexical(
-    bm25: bm25s.BM25 | None, weights: dict[str, float], depth: int
+    term_scores: TermScores, weights: dict[str, float], depth: int
 ) -> list[tuple[int, float]]:
     """BM25 with a weight per query token (RM3-style expanded queries); rows best first."""
-    if bm25 is None:
-        return []
-    scores = np.zeros(bm25.scores["num_docs"], np.float64)
+    scores: np.ndarray | None = None
     for token, weight in weights.items():
-        if token in bm25.vocab_dict:
-            scores += weight * bm25.get_scores([token])
+        token_scores = term_scores(token)
+        if token_scores is not None:
+            part = weight * token_scores.astype(np.float64)
+            scores = part if scores is None else scores + part
+    if scores is None:
+        return []
     top = np.argpartition(-scores, min(depth, len(scores)) - 1)[:depth]
     top = top[scores[top] > 0]
     top = top[np.lexsort((top, -scores[top]))]
@@ -96,22 +105,23 @@ class CandidateRanker:
         self.index = corpus.lexical()
         self.depth = depth
         # the snapshot's own BM25 unless a variant (title weighting) is given
-        self.bm25 = bm25 if bm25 is not None else self.index._bm25  # noqa: SLF001 - see evals/README.md
+        self.term_scores = bm25s_term_scores(bm25) if bm25 is not None else self.index.term_scores
 
     def lexical(self, query: str, prf: PRF | None = None) -> DocRanking:
         weights = dict(Counter(tokenize([query])[0]))
-        rows = weighted_lexical(self.bm25, weights, self.depth)
+        rows = weighted_lexical(self.term_scores, weights, self.depth)
         if prf is not None:
-            rows = weighted_lexical(self.bm25, prf.expand(self.index, query, rows), self.depth)
+            rows = weighted_lexical(self.term_scores, prf.expand(self.index, query, rows), self.depth)
         return docs_from_rows(self.index, rows)
 
     def dense_rows_many(self, queries: list[str]) -> list[list[tuple[int, float]]]:
         """Chunk rows by cosine similarity (Chroma), best first, one list per query."""
-        row_of = self.index.row_of
-        return [
-            [(row_of[c], s) for c, s in self.corpus.vectors.query(vector, self.depth) if c in row_of]
-            for vector in self.corpus.embedder.embed(queries)
-        ]
+        ranked = []
+        for vector in self.corpus.embedder.embed(queries):
+            nearest = self.corpus.vectors.query(vector, self.depth)
+            rows = self.index.row_indices([c for c, _ in nearest])
+            ranked.append([(r, s) for r, (_, s) in zip(rows, nearest, strict=True) if r is not None])
+        return ranked
 
     def dense_many(self, queries: list[str]) -> list[DocRanking]:
         return [docs_from_rows(self.index, rows) for rows in self.dense_rows_many(queries)]
@@ -127,7 +137,7 @@ class CandidateRanker:
         """Exactly what ``LocalCorpus.search`` does (``HybridSearch``: chunk-level fusion, depth 100)."""
         hybrid = HybridSearch(self.index, self.corpus.vectors, self.corpus.embedder)
         return docs_from_rows(
-            self.index, ((self.index.row_of[p.chunk_id], p.score) for p in hybrid.search(query, k))
+            self.index, ((self.index.row_index(p.chunk_id), p.score) for p in hybrid.search(query, k))
         )
 
 

@@ -81,6 +81,31 @@ def test_reingest_unchanged_is_a_no_op_and_a_changed_file_replaces_its_chunks(tm
     assert "Grevy" in corpus.search("Grevy's zebra stripes Kenya", k=1)[0].text
 
 
+def test_adding_and_changing_files_updates_the_lexical_index_in_place_with_rebuild_rankings(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings()
+    ingest_paths(settings, [SAMPLE_CORPUS])
+    first_segment = open_corpus(settings).lexical().segments[0].folder
+    first_written = (first_segment / "post_rows.npy").stat().st_mtime_ns
+    docs = tmp_path / "docs"
+    note = write(docs / "new.md", "# Fusion notes\n\nReciprocal rank fusion sums 1/(k+rank) over rankings.\n")
+    ingest_paths(settings, [docs])
+    write(note, "# Fusion notes\n\nMin-max fusion rescales BM25 and cosine scores before summing them.\n")
+    ingest_paths(settings, [docs])
+    corpus = open_corpus(settings)
+    index = corpus.lexical()
+    assert len(index.segments) >= 2 and index.segments[0].folder == first_segment  # not rebuilt
+    assert (first_segment / "post_rows.npy").stat().st_mtime_ns == first_written
+    queries = ["reciprocal rank fusion", "min-max fusion rescales scores", "dense retrieval embeddings"]
+    incremental = [[(p.chunk_id, round(p.score, 5)) for p in corpus.search(q, k=8)] for q in queries]
+    assert "Min-max fusion" in corpus.search("min-max fusion rescales cosine", k=1)[0].text
+    corpus.rebuild_lexical()
+    rebuilt = open_corpus(settings)
+    assert len(rebuilt.lexical().segments) == 1
+    assert [[(p.chunk_id, round(p.score, 5)) for p in rebuilt.search(q, k=8)] for q in queries] == incremental
+
+
 def test_prune_removes_documents_whose_files_are_gone(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     gone = write(docs / "gone.md", "# Temporary\n\nThis note about narwhals will be deleted.\n")

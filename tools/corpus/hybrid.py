@@ -107,7 +107,8 @@ class HybridSearch:
         depth = max(self.depth, k)
         lexical = self.lexical.search(query, depth)
         vector = self.embedder.embed([query])[0]
-        row_of = self.lexical.row_of
-        dense = [(row_of[cid], sim) for cid, sim in self.vectors.query(vector, depth) if cid in row_of]
+        nearest = self.vectors.query(vector, depth)
+        rows = self.lexical.row_indices([cid for cid, _ in nearest])
+        dense = [(row, sim) for row, (_, sim) in zip(rows, nearest, strict=True) if row is not None]
         fused = score_fuse([("lexical", lexical), ("dense", dense)])[:k]
         return [self.lexical.row(h.key).to_passage(**h.scores()) for h in fused]

@@ -101,7 +101,7 @@ def ingest_paths(
             report.pruned = _prune(corpus)
         if corpus.lexical().generation != corpus.store.generation():
             notify("index", {})
-            corpus.rebuild_lexical()
+            corpus.sync_lexical()
         status = "completed"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -1,7 +1,8 @@
 """The local corpus as one object: DuckDB store + Chroma vectors + BM25 snapshot + embedder.
 
 Searching touches only the snapshot and Chroma (no DuckDB connection), so it is fast and does not
-block other processes. The snapshot is rebuilt whenever the store's generation moved on.
+block other processes. The snapshot is brought up to date whenever the store's generation moved on:
+documents added, changed or removed since are applied to it, not rebuilt whole.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from pathlib import Path
 import structlog
 
 from sleuth.tools.corpus.hybrid import HybridSearch
-from sleuth.tools.corpus.lexical import LexicalIndex, build_lexical_index, index_text, snapshot_generation
+from sleuth.tools.corpus.lexical import (
+    LexicalIndex,
+    build_lexical_index,
+    index_text,
+    snapshot_generation,
+    update_lexical_index,
+)
 from sleuth.tools.corpus.store import CorpusStore
 from sleuth.tools.corpus.vectors import VectorIndex, VectorStore, embedded
 from sleuth.tools.protocols import Embedder
@@ -43,7 +50,7 @@ class LocalCorpus:
         self.lexical_path = data_dir / "lexical"
         self._lexical: LexicalIndex | None = None
         if snapshot_generation(self.lexical_path) != self.store.generation():
-            self.rebuild_lexical()
+            self.sync_lexical()
 
     # --- search (SearchBackend) -----------------------------------------------------------
     def search(self, query: str, k: int = 10) -> list[Passage]:
@@ -57,7 +64,7 @@ class LocalCorpus:
 
     def get_passage(self, chunk_id: str) -> Passage | None:
         ix = self.lexical()
-        row_index = ix.row_of.get(chunk_id)
+        row_index = ix.row_index(chunk_id)
         if row_index is None:
             return None
         return ix.row(row_index).to_passage()
@@ -67,10 +74,36 @@ class LocalCorpus:
 
     # --- maintenance ----------------------------------------------------------------------
     def rebuild_lexical(self) -> None:
+        """A whole new snapshot from the store, swapped in when complete (readers keep the old one)."""
         generation = self.store.generation()
+        versions = self.store.document_versions("local")
         rows = self.store.chunk_rows(origin="local")  # web pages have their own snapshot (tools/web)
-        build_lexical_index(self.lexical_path, rows, generation)
+        build_lexical_index(self.lexical_path, rows, generation, versions)
         log.info("lexical.rebuilt", chunks=len(rows), generation=generation)
+
+    def sync_lexical(self) -> None:
+        """Apply to the snapshot what changed in the store since it was written: new and changed
+        documents' chunks become a segment, removed and replaced documents are masked out. A missing or
+        unreadable snapshot (or one in the old format) is rebuilt whole."""
+        generation = self.store.generation()
+        if snapshot_generation(self.lexical_path) is None:
+            self.rebuild_lexical()
+            return
+        current = self.store.document_versions("local")
+        indexed = LexicalIndex(self.lexical_path).doc_versions()
+        removed = {doc_id for doc_id, version in indexed.items() if current.get(doc_id) != version}
+        added_docs = [doc_id for doc_id, version in current.items() if indexed.get(doc_id) != version]
+        added = self.store.chunk_rows(added_docs) if added_docs else []
+        change = update_lexical_index(
+            self.lexical_path, added=added, removed=removed, versions=current, generation=generation
+        )
+        log.info(
+            "lexical.updated",
+            documents_added=len(added_docs),
+            documents_removed=len(removed - set(added_docs)),
+            generation=generation,
+            **change,
+        )
 
     def embed_documents(self, doc_ids: list[str], progress: Callable[[int], None] | None = None) -> int:
         """(Re-)embed every chunk of these documents from the store and mark them indexed, ``EMBED_SLICE``

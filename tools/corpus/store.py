@@ -105,6 +105,15 @@ class CorpusStore:
             ).fetchall()
         return {r[0]: StoredDocument(*r) for r in rows}
 
+    def document_versions(self, origin: str) -> dict[str, str]:
+        """doc_id -> version (content hash and chunk count) of each document of one origin: what the
+        lexical index compares to find documents added, changed or removed since it was written."""
+        with self._open() as con:
+            rows = con.execute(
+                "SELECT doc_id, content_hash, chunk_count FROM documents WHERE origin = ?", [origin]
+            ).fetchall()
+        return {doc_id: f"{digest}:{chunks}" for doc_id, digest, chunks in rows}
+
     def generation(self) -> int:
         with self._open() as con:
             return int(con.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])

@@ -61,20 +61,18 @@ class MixedSearch:
     def get_passage(self, chunk_id: str) -> Passage | None:
         """A local or web passage by id (web passages carry their fetch time), for citation checks."""
         web = self.web.snapshot() if self.web is not None else None
-        if web is not None and chunk_id in web.index.row_of:
-            return self._passage(("web", web.index.row_of[chunk_id]), None, web, {})
+        row = web.index.row_index(chunk_id) if web is not None else None
+        if row is not None:
+            return self._passage(("web", row), None, web, {})
         return self.local.get_passage(chunk_id)
 
     def _dense(
         self, query: str, depth: int, local_ix: LexicalIndex | None, web: WebSnapshot | None
     ) -> list[tuple[_Key, float]]:
         vector = self.local.embedder.embed([query])[0]
-        ranked = []
-        for chunk_id, similarity in self.local.vectors.query(vector, depth):
-            key = _locate(chunk_id, local_ix, web)
-            if key is not None:
-                ranked.append((key, similarity))
-        return ranked
+        nearest = self.local.vectors.query(vector, depth)
+        keys = _locate([chunk_id for chunk_id, _ in nearest], local_ix, web)
+        return [(key, similarity) for key, (_, similarity) in zip(keys, nearest, strict=True) if key]
 
     @staticmethod
     def _passage(
@@ -99,10 +97,18 @@ def _lexical(index: LexicalIndex, origin: str, query: str, depth: int) -> list[t
     return ranked
 
 
-def _locate(chunk_id: str, local_ix: LexicalIndex | None, web: WebSnapshot | None) -> _Key | None:
-    if web is not None and chunk_id in web.index.row_of:
-        return ("web", web.index.row_of[chunk_id])
-    if local_ix is not None and chunk_id in local_ix.row_of:
-        row_index = local_ix.row_of[chunk_id]
-        return ("local", row_index) if local_ix.row(row_index).origin == "local" else None
-    return None
+def _locate(
+    chunk_ids: list[str], local_ix: LexicalIndex | None, web: WebSnapshot | None
+) -> list[_Key | None]:
+    """Where each chunk id is: a web snapshot row first, else a local row of a local document."""
+    web_rows = web.index.row_indices(chunk_ids) if web is not None else [None] * len(chunk_ids)
+    local_rows = local_ix.row_indices(chunk_ids) if local_ix is not None else [None] * len(chunk_ids)
+    keys: list[_Key | None] = []
+    for web_row, local_row in zip(web_rows, local_rows, strict=True):
+        if web_row is not None:
+            keys.append(("web", web_row))
+        elif local_row is not None and local_ix is not None and local_ix.row(local_row).origin == "local":
+            keys.append(("local", local_row))
+        else:
+            keys.append(None)
+    return keys

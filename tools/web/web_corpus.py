@@ -15,8 +15,6 @@ local corpus rebuild the local snapshot. The rows are written here with the same
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -145,16 +143,6 @@ class WebCorpus:
         generation = self.generation()
         fetched_at = self.web_documents()
         rows: list[ChunkRow] = self.corpus.store.chunk_rows(list(fetched_at)) if fetched_at else []
-        token = f"{os.getpid()}-{threading.get_ident()}"  # parallel branches in one process must not collide
-        staging = self.lexical_path.with_name(f"{self.lexical_path.name}.build{token}")
-        build_lexical_index(staging, rows, generation)
-        (staging / PROVENANCE_FILE).write_text(
-            json.dumps({"generation": generation, "fetched_at": fetched_at})
-        )
-        old = self.lexical_path.with_name(f"{self.lexical_path.name}.old{token}")
-        shutil.rmtree(old, ignore_errors=True)
-        if self.lexical_path.exists():
-            os.replace(self.lexical_path, old)
-        os.replace(staging, self.lexical_path)
-        shutil.rmtree(old, ignore_errors=True)
+        provenance = json.dumps({"generation": generation, "fetched_at": fetched_at})
+        build_lexical_index(self.lexical_path, rows, generation, extra_files={PROVENANCE_FILE: provenance})
         log.info("web.lexical_rebuilt", chunks=len(rows), generation=generation)
