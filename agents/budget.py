@@ -41,6 +41,10 @@ class ResearchLimits:
     grounding_min_coverage: float
     llm_context_tokens: int
     llm_max_output_tokens: int
+    reranker: str = "none"  # "none" | "llm" | "endpoint"
+    rerank_depth: int = 20
+    rerank_window: int = 10
+    rerank_step: int = 5
 
 
 def usage_totals(records: list[Mapping[str, Any]]) -> tuple[int, int]:

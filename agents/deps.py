@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 from sleuth.agents.budget import Ledger, LedgerBook, ResearchLimits
 from sleuth.agents.common import turn_usage
 from sleuth.tools.llm import ChatModel
-from sleuth.tools.protocols import SearchBackend
+from sleuth.tools.protocols import Reranker, SearchBackend
 from sleuth.tools.web import WebGatherer, WebSearchBackend
 
 WebMode = Literal["auto", "always"]
@@ -62,6 +62,7 @@ class ResearchDeps:
     ledgers: LedgerBook | None = None
     web: WebAccess | None = None  # None: local only
     recorder: RunRecorder | None = None
+    reranker: Reranker | None = None  # a service reranker (limits.reranker "endpoint"); "llm" uses ``model``
     # the report as the text of the assistant's message in ``messages`` (LangGraph chat clients show it)
     render_answer: Callable[[Mapping[str, Any]], str] | None = None
 

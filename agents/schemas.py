@@ -62,3 +62,9 @@ class ClaimVerdict(BaseModel):
 
 class VerdictsOutput(BaseModel):
     verdicts: list[ClaimVerdict]
+
+
+class RankingOutput(BaseModel):
+    ranking: list[str] = Field(
+        min_length=1, description="the passage refs, most relevant to the query first, each once"
+    )

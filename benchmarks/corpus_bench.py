@@ -4,6 +4,7 @@ peak memory of each. Every phase runs in its own process so peak RSS belongs to 
     python benchmarks/corpus_bench.py                      # all phases, default sizes
     python benchmarks/corpus_bench.py --sizes 10000 100000 --queries 300
     python benchmarks/corpus_bench.py --embed-all          # embed every synthetic chunk for real (slow)
+    python benchmarks/corpus_bench.py --scale 300000       # at 300k chunks: add one 10-page PDF, cold search
 
 Synthetic text: sentences drawn (seeded) from the bundled sample corpus, so the vocabulary and
 sentence lengths are realistic. At 100k chunks, embedding every chunk with MiniLM on 2 cores would take
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import resource
@@ -171,6 +173,67 @@ def phase_query(args: argparse.Namespace) -> dict:
     }
 
 
+def ten_page_pdf(path: Path, seed: int) -> Path:
+    """A 10-page PDF of ~3,000 characters a page (sample-corpus sentences), written for real."""
+    from tests.fixtures.pdfs import minimal_pdf
+
+    rng, pool = random.Random(seed), sentences()
+    pages = []
+    for _ in range(10):
+        words = " ".join(rng.choice(pool) for _ in range(30)).split()
+        lines, line = [], ""
+        for word in words:
+            if len(line) + len(word) > 90:
+                lines.append(line)
+                line = ""
+            line = f"{line} {word}".strip()
+        pages.append([*lines, line][:40])
+    path.write_bytes(minimal_pdf(pages, title=f"Ten-page report {seed}"))
+    return path
+
+
+def cli(data_dir: str, cache_dir: str, *args: str) -> float:
+    """Wall seconds of one `sleuth` command as a new process, as a user runs it."""
+    env = {**os.environ, "SLEUTH_DATA_DIR": data_dir, "SLEUTH_MODEL_CACHE_DIR": cache_dir}
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "sleuth", *args], capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise SystemExit(f"sleuth {' '.join(args)} failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
+    return seconds
+
+
+def scale(args: argparse.Namespace) -> dict:
+    """At ``--scale`` chunks: `sleuth ingest` of one new 10-page PDF and a cold `sleuth search`, each as
+    a new process, ``--repeats`` times (medians); the empty-command start-up cost beside them."""
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix=f"sleuth-bench-{args.scale}-")
+    if not (Path(data_dir) / "sleuth.duckdb").exists():
+        build = run_phase(
+            "build", "--size", str(args.scale), "--data-dir", data_dir, "--cache-dir", args.cache_dir
+        )
+        print("build:", json.dumps(build), flush=True)
+    work = Path(tempfile.mkdtemp(prefix="sleuth-bench-pdf-"))
+    startup = [cli(data_dir, args.cache_dir, "--help") for _ in range(args.repeats)]
+    adds = [
+        cli(data_dir, args.cache_dir, "ingest", str(ten_page_pdf(work / f"report{i}.pdf", i)))
+        for i in range(args.repeats)
+    ]
+    rng, pool = random.Random(5), sentences()
+    queries = [" ".join(rng.choice(pool).split()[:6]) for _ in range(args.repeats)]
+    searches = [cli(data_dir, args.cache_dir, "search", q, "-k", "10") for q in queries]
+    segments = json.loads((Path(data_dir) / "lexical" / "manifest.json").read_text())["segments"]
+    return {
+        "chunks": sum(s["rows"] for s in segments),
+        "segments": len(segments),
+        "add_10_page_pdf_s_median": round(float(np.median(adds)), 2),
+        "add_s_all": [round(a, 2) for a in adds],
+        "cold_search_s_median": round(float(np.median(searches)), 2),
+        "search_s_all": [round(a, 2) for a in searches],
+        "python_start_help_s_median": round(float(np.median(startup)), 2),
+        "data_dir": data_dir,
+    }
+
+
 PHASES = {"ingest": phase_ingest, "build": phase_build, "query": phase_query}
 
 
@@ -198,7 +261,12 @@ def main() -> None:
     ap.add_argument(
         "--precision", default="fp32", choices=["fp32", "int8"], help="the embedding model's weights"
     )
+    ap.add_argument("--scale", type=int, help="only the scale figures, at this many chunks")
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
+    if args.scale:
+        print("scale:", json.dumps(scale(args)), flush=True)
+        return
     if args.phase:
         print(json.dumps(PHASES[args.phase](args)))
         return

@@ -30,7 +30,7 @@ from sleuth.tools.web import (
     WebGatherer,
     make_web_search,
 )
-from sleuth.wiring import chunk_size, limits_from_settings, make_chat_model, open_corpus
+from sleuth.wiring import chunk_size, limits_from_settings, make_chat_model, make_reranker, open_corpus
 
 EventFn = Callable[[dict[str, Any]], None]
 
@@ -110,6 +110,7 @@ def default_deps(settings: Settings | None = None) -> ResearchDeps:
         limits=limits_from_settings(settings),
         web=make_web_access(settings, corpus),
         render_answer=render_markdown,
+        reranker=make_reranker(settings) if settings.reranker == "endpoint" else None,
     )
 
 

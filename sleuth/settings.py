@@ -142,6 +142,18 @@ class Settings(BaseSettings):
         default=0.6, gt=0, le=1, description="offline verifier: share of a claim's terms in the cited passage"
     )
 
+    # Reranking after fusion, before the relevance cut-off: "llm" asks the configured model to order
+    # sliding windows of candidates (listwise); "endpoint" is a cross-encoder behind a /rerank API
+    # (llama.cpp server --reranking, Hugging Face TEI, vLLM, Jina/Cohere-compatible services).
+    reranker: Literal["none", "llm", "endpoint"] = "none"
+    rerank_depth: int = Field(default=20, ge=2, description="candidates per sub-question the reranker orders")
+    rerank_window: int = Field(default=10, ge=2, description="llm reranker: passages per call")
+    rerank_step: int = Field(default=5, ge=1, description="llm reranker: how far each window moves up")
+    rerank_base_url: str | None = Field(default=None, description="endpoint reranker: the service's URL")
+    rerank_model: str = Field(default="", description="endpoint reranker: the model name it expects, if any")
+    rerank_api_key: SecretStr | None = None
+    rerank_timeout_s: float = Field(default=60.0, gt=0, description="seconds one rerank request may take")
+
     # Web research. web: "auto" searches the web for a sub-question only when a backend is configured and
     # the local corpus does not answer it; "always" for every sub-question that retrieves; "off" never.
     web: Literal["auto", "always", "off"] = "auto"
@@ -193,6 +205,16 @@ class Settings(BaseSettings):
     serve_token: SecretStr | None = Field(
         default=None, description="access token for the web app (made up and printed when needed and unset)"
     )
+
+    @model_validator(mode="after")
+    def _reranker_has_what_it_needs(self) -> Settings:
+        if self.reranker == "endpoint" and not self.rerank_base_url:
+            raise ValueError('reranker "endpoint" needs rerank_base_url (the /rerank service\'s URL)')
+        if self.rerank_step > self.rerank_window:
+            raise ValueError(
+                f"rerank_step ({self.rerank_step}) must not exceed rerank_window ({self.rerank_window})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _overlap_below_chunk_size(self) -> Settings:

@@ -6,16 +6,19 @@ import hashlib
 from dataclasses import fields
 from pathlib import Path
 
-from sleuth.agents.budget import ResearchLimits
+from sleuth.agents.budget import Ledger, ResearchLimits
 from sleuth.agents.offline.engine import OFFLINE_ENGINE_NAME, OfflineEngine, OfflineRules
+from sleuth.agents.rerank import LLMReranker
 from sleuth.settings import Settings, default_settings
 from sleuth.tools.corpus.ingest import IngestOptions, IngestReport, ProgressFn
 from sleuth.tools.corpus.ingest import ingest_paths as _ingest_paths
 from sleuth.tools.corpus.local_corpus import LocalCorpus
 from sleuth.tools.corpus.vectors import VectorIndex, VectorStore
 from sleuth.tools.embeddings import make_embedder
+from sleuth.tools.errors import ConfigError
 from sleuth.tools.llm import ChatModel, OpenAIChatModel
-from sleuth.tools.protocols import Embedder
+from sleuth.tools.protocols import Embedder, Reranker
+from sleuth.tools.rerank import EndpointReranker
 
 Corpus = LocalCorpus
 
@@ -52,6 +55,29 @@ def make_chat_model(settings: Settings) -> ChatModel:
         max_concurrency=settings.llm_max_concurrency,
         max_output_tokens=settings.llm_max_output_tokens,
     )
+
+
+def make_reranker(settings: Settings, kind: str | None = None) -> Reranker | None:
+    """The reranker ``kind`` (default: the ``reranker`` setting); None for "none". A research run builds
+    its "llm" reranker itself, inside the run's budget; this one gets a budget of its own."""
+    kind = kind or settings.reranker
+    if kind == "endpoint":
+        if not settings.rerank_base_url:
+            raise ConfigError("the endpoint reranker needs rerank_base_url (the /rerank service's URL)")
+        api_key = settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None
+        return EndpointReranker(
+            settings.rerank_base_url,
+            settings.rerank_model,
+            api_key=api_key,
+            timeout_s=settings.rerank_timeout_s,
+        )
+    if kind == "llm":
+        model = make_chat_model(settings)
+        if model.name == OFFLINE_ENGINE_NAME:
+            raise ConfigError("the llm reranker needs an LLM: set llm_model (and llm_base_url) first")
+        limits = limits_from_settings(settings)
+        return LLMReranker(model, Ledger(limits), settings.rerank_window, settings.rerank_step)
+    return None
 
 
 def build_embedder(settings: Settings) -> Embedder:

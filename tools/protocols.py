@@ -29,3 +29,15 @@ class SearchBackend(Protocol):
     """Anything that answers a text query with ranked passages (local hybrid search, web search)."""
 
     def search(self, query: str, k: int = 10) -> list[Passage]: ...
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Scores candidate passages against a query, after first-stage retrieval (higher is better)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def score(self, query: str, texts: list[str]) -> list[float]:
+        """One relevance score per text, in the order given; raises a ``SleuthError`` (one-line reason)."""
+        ...

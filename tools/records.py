@@ -54,6 +54,7 @@ class Passage:
     dense_score: float | None = None
     lexical_rank: int | None = None
     dense_rank: int | None = None
+    rerank_score: float | None = None  # set when a reranker ordered it (agents/rerank.py)
     fetched_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 

@@ -115,15 +115,32 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int, typer.Option("-k", "--top", min=1, max=200, help="How many passages.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print passages as JSON.")] = False,
+    rerank: Annotated[
+        str | None,
+        typer.Option(
+            "--rerank",
+            help="Rerank the top candidates: none, llm (the configured model, listwise) or endpoint "
+            "(a /rerank service, rerank_base_url). Default: the reranker setting.",
+        ),
+    ] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Hybrid search (BM25 + dense embeddings, fused by normalised scores) over the local corpus."""
+    """Hybrid search (BM25 + dense embeddings, fused by normalised scores) over the local corpus,
+    optionally reranked (`--rerank llm|endpoint`)."""
     from sleuth.agents.relevance import is_relevant
-    from sleuth.wiring import limits_from_settings, open_corpus
+    from sleuth.agents.rerank import rerank_passages
+    from sleuth.wiring import limits_from_settings, make_reranker, open_corpus
 
     settings = run_guarded(_settings, data_dir)
+    if rerank is not None and rerank not in ("none", "llm", "endpoint"):
+        fail(f"--rerank must be none, llm or endpoint, not {rerank!r}")
+    reranker = run_guarded(make_reranker, settings, rerank)
     corpus = run_guarded(open_corpus, settings, read_only=True)  # works beside other readers
-    passages = run_guarded(corpus.search, query, k)
+    depth = max(k, settings.rerank_depth) if reranker is not None else k
+    passages = run_guarded(corpus.search, query, depth)
+    if reranker is not None:
+        passages = run_guarded(rerank_passages, reranker, query, passages, depth)
+    passages = passages[:k]
     best = max((p.score for p in passages), default=0.0)
     limits = limits_from_settings(settings)
     matched = any(is_relevant(p, best, query, limits) for p in passages)  # the research graph's cut-off
@@ -146,7 +163,10 @@ def search(
         out.print(
             f"[bold][{i}] {escape(p.title)}[/bold]  [dim]{escape(p.source)} chars {p.start}-{p.end}[/dim]"
         )
-        out.print(f"    [dim]fused {p.score:.4f} · bm25 {lex} · cosine {den} · chunk {p.chunk_id}[/dim]")
+        reranked = f" · rerank {p.rerank_score:.3f}" if p.rerank_score is not None else ""
+        out.print(
+            f"    [dim]fused {p.score:.4f} · bm25 {lex} · cosine {den}{reranked} · chunk {p.chunk_id}[/dim]"
+        )
         out.print(f"    {escape(snippet)}{'…' if len(p.text) > 280 else ''}")
 
 

@@ -450,3 +450,35 @@ def test_research_works_beside_another_reader_and_its_run_record_is_kept_for_lat
     run = RunLog(database).get("beside-a-reader")  # the next open that can write keeps the record
     assert run is not None and run["status"] == "completed" and run["report_path"]
     assert not (tmp_path / "data" / "runs-pending.jsonl").exists()
+
+
+def test_search_rerank_endpoint_reorders_by_the_services_scores_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.fakes.rerank_server import serve_rerank
+
+    code, out = sleuth("ingest", "--sample")
+    assert code == 0, out
+    query = "reciprocal rank fusion of BM25 and dense rankings"
+    code, out = sleuth("search", query, "-k", "3", "--json")
+    fused = [p["chunk_id"] for p in json.loads(out)]
+
+    def prefers_hyde(_query: str, text: str) -> float:  # a "cross-encoder" with one obsession
+        return 1.0 if "HyDE" in text else 0.0
+
+    with serve_rerank(prefers_hyde) as server:
+        monkeypatch.setenv("SLEUTH_RERANK_BASE_URL", server.url)
+        code, out = sleuth("search", query, "-k", "3", "--json", "--rerank", "endpoint")
+        assert code == 0, out
+        reranked = json.loads(out)
+        code, text_out = sleuth("search", query, "-k", "3", "--rerank", "endpoint")
+    assert len(server.requests) == 2 and len(server.requests[0]["documents"]) == 20  # rerank_depth
+    assert "HyDE" in reranked[0]["text"] and reranked[0]["rerank_score"] == 1.0
+    assert [p["chunk_id"] for p in reranked] != fused
+    assert reranked[0]["score"] >= reranked[1]["score"] >= reranked[2]["score"]  # places keep their scores
+    assert "rerank 1.000" in text_out
+
+    code, out = sleuth("search", query, "--rerank", "llm")
+    assert code == 1 and "needs an LLM" in out and len(out.strip().splitlines()) == 1
+    code, out = sleuth("search", query, "--rerank", "cohere")
+    assert code == 1 and "--rerank must be none, llm or endpoint" in out

@@ -1,0 +1,123 @@
+"""Reranking between first-stage retrieval and the relevance cut-off.
+
+``LLMReranker`` is listwise reranking with the configured chat model over sliding windows (RankGPT,
+Sun et al. 2023): windows of ``window`` passages, moved from the bottom of the candidate list to the
+top by ``step``, each answered with a permutation, so a good passage can climb the whole list in one
+pass. Every window is one budgeted call through ``call_structured`` and is counted in the run's usage.
+A permutation that leaves passages out keeps them, in their old order, after the ranked ones.
+
+``rerank_rankings`` applies any ``Reranker`` to a sub-question's per-query rankings at once: their
+candidates are pooled (one reranking per sub-question, not per query) and each query's list is put in
+the pooled order. A passage takes over the fused score of the place it moves to, so the relevance
+cut-off (agents/relevance.py), which compares scores with the best hit's, keeps working unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sleuth.agents.budget import Ledger
+from sleuth.agents.common import usage_of
+from sleuth.agents.schemas import RankingOutput
+from sleuth.agents.structured import call_structured
+from sleuth.tools.errors import BudgetExceeded, OutputInvalid
+from sleuth.tools.llm import ChatModel
+from sleuth.tools.protocols import Reranker
+from sleuth.tools.records import Passage
+
+PASSAGE_CHARS = 700  # of each candidate shown to the model: enough to judge, and 10 fit a small context
+
+
+@dataclass
+class LLMReranker:
+    model: ChatModel
+    ledger: Ledger
+    window: int = 10
+    step: int = 5
+    usage: list[dict[str, Any]] = field(default_factory=list)  # one record per call, for the run record
+
+    @property
+    def name(self) -> str:
+        return f"llm:{self.model.name}"
+
+    def score(self, query: str, texts: list[str]) -> list[float]:
+        order = list(range(len(texts)))
+        end = len(order)
+        while end > 0:
+            start = max(0, end - self.window)
+            stop = min(len(order), start + self.window)  # the top window is full size too
+            order[start:stop] = self._rank_window(query, texts, order[start:stop])
+            if start == 0:
+                break
+            end -= self.step
+        return [float(len(order) - order.index(i)) for i in range(len(texts))]
+
+    def _rank_window(self, query: str, texts: list[str], members: list[int]) -> list[int]:
+        if len(members) < 2:
+            return members
+        refs = {str(n): i for n, i in enumerate(members, start=1)}
+        inputs = {
+            "query": query,
+            "passages": [{"ref": ref, "text": texts[i][:PASSAGE_CHARS]} for ref, i in refs.items()],
+        }
+        try:
+            result = call_structured(
+                self.model, self.ledger, task="reranker", inputs=inputs, schema=RankingOutput
+            )
+        except (BudgetExceeded, OutputInvalid) as e:  # the calls made still count in the run record
+            self.usage += usage_of(e)
+            raise
+        self.usage += result.usage
+        ranked = list(
+            dict.fromkeys(
+                refs[r.strip().strip("[]")] for r in result.value.ranking if r.strip().strip("[]") in refs
+            )
+        )
+        return ranked + [i for i in members if i not in ranked]
+
+
+def passage_text(passage: Passage) -> str:
+    return f"{passage.title}\n{passage.text}" if passage.title else passage.text
+
+
+def rerank_passages(reranker: Reranker, query: str, passages: Sequence[Passage], depth: int) -> list[Passage]:
+    """The top ``depth`` passages in the reranker's order (the rest after them, as they were), each
+    carrying its ``rerank_score`` and the fused score of the place it moved to."""
+    head, tail = list(passages[:depth]), list(passages[depth:])
+    if len(head) < 2:
+        return list(passages)
+    scores = reranker.score(query, [passage_text(p) for p in head])
+    order = sorted(range(len(head)), key=lambda i: (-scores[i], i))
+    places = [p.score for p in head]
+    return [
+        replace(head[i], score=places[place], rerank_score=scores[i]) for place, i in enumerate(order)
+    ] + tail
+
+
+def rerank_rankings(
+    reranker: Reranker, topic: str, rankings: list[tuple[str, list[Passage]]], depth: int
+) -> tuple[list[tuple[str, list[Passage]]], int]:
+    """Each query's ranking in the order the reranker gives their pooled candidates for ``topic``;
+    also how many candidates were reranked."""
+    pool: dict[str, Passage] = {}
+    for _, passages in rankings:
+        for p in passages:
+            if p.chunk_id not in pool or p.score > pool[p.chunk_id].score:
+                pool[p.chunk_id] = p
+    best = sorted(pool.values(), key=lambda p: (-p.score, p.chunk_id))[:depth]
+    reranked = rerank_passages(reranker, topic, best, depth)
+    position = {p.chunk_id: n for n, p in enumerate(reranked)}
+    rerank_score = {p.chunk_id: p.rerank_score for p in reranked}
+    out = []
+    for query, passages in rankings:
+        inside = sorted((p for p in passages if p.chunk_id in position), key=lambda p: position[p.chunk_id])
+        places = sorted((p.score for p in passages if p.chunk_id in position), reverse=True)
+        moved = [
+            replace(p, score=s, rerank_score=rerank_score[p.chunk_id])
+            for p, s in zip(inside, places, strict=True)
+        ]
+        rest = [p for p in passages if p.chunk_id not in position]
+        out.append((query, sorted(moved + rest, key=lambda p: -p.score)))
+    return out, len(best)
