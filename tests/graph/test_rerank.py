@@ -66,7 +66,7 @@ def test_the_models_order_ranks_the_evidence_and_its_calls_are_counted() -> None
         evidence = [e for e in state["evidence"].values() if sq in e["sub_questions"]]
         assert evidence and all(e["rerank_score"] is not None for e in evidence)
         ranked = sorted(evidence, key=lambda e: -e["sq_scores"][sq])
-        places = [by_text[e["text"][:700]][1] for e in ranked if e["text"][:700] in by_text]
+        places = [by_text[e["text"][:400]][1] for e in ranked if e["text"][:400] in by_text]
         assert places == sorted(places)
     assert state["report"]["complete"]
 
