@@ -95,6 +95,8 @@ def run(args: argparse.Namespace) -> Path:
                 "id": q["id"],
                 "hybrid": score(args.dataset, doc_ranking(hybrid), q["gold"]),
                 "reranked": score(args.dataset, doc_ranking(reranked), q["gold"]),
+                "order_changed": [p.chunk_id for p in reranked[: args.depth]]
+                != [p.chunk_id for p in hybrid[: args.depth]],
                 "seconds": round(seconds, 2),
                 "calls": len(usage),
                 "tokens": sum(u["prompt_tokens"] + u["completion_tokens"] for u in usage),
@@ -130,6 +132,7 @@ def run(args: argparse.Namespace) -> Path:
             sum(r["reranked"] < r["hybrid"] for r in rows),
             sum(r["reranked"] == r["hybrid"] for r in rows),
         ],
+        "queries whose candidate order the reranker changed": sum(1 for r in rows if r.get("order_changed")),
         "added seconds per query (median / mean)": [median("seconds"), mean("seconds")],
         "calls per query (mean)": mean("calls"),
         "tokens per query (mean)": mean("tokens"),

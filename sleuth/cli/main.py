@@ -128,7 +128,6 @@ def search(
     """Hybrid search (BM25 + dense embeddings, fused by normalised scores) over the local corpus,
     optionally reranked (`--rerank llm|endpoint`)."""
     from sleuth.agents.relevance import is_relevant
-    from sleuth.agents.rerank import rerank_passages
     from sleuth.wiring import limits_from_settings, make_reranker, open_corpus
 
     settings = run_guarded(_settings, data_dir)
@@ -139,6 +138,8 @@ def search(
     depth = max(k, settings.rerank_depth) if reranker is not None else k
     passages = run_guarded(corpus.search, query, depth)
     if reranker is not None:
+        from sleuth.agents.rerank import rerank_passages
+
         passages = run_guarded(rerank_passages, reranker, query, passages, depth)
     passages = passages[:k]
     best = max((p.score for p in passages), default=0.0)

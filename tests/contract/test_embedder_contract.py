@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from sleuth.tools.embeddings import EmbeddingError, MiniLMEmbedder, OpenAIEmbedder
+from sleuth.tools.embeddings import EmbeddingError, MiniLMEmbedder
+from sleuth.tools.embeddings.openai_embedder import OpenAIEmbedder
 from sleuth.tools.errors import ToolError
 from sleuth.tools.protocols import Embedder
 from tests.fakes.embeddings_server import FAKE_DIM, FakeEmbeddingsServer, fake_vector, serve_embeddings

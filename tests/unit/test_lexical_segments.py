@@ -93,7 +93,8 @@ def test_adds_replacements_removals_and_merges_keep_bm25s_scores(tmp_path: Path)
     rng = random.Random(2)
     folder = tmp_path / "lex"
     docs = {f"d{d}": make_doc(f"d{d}", rng) for d in range(6)}
-    build_lexical_index(folder, [r for rows in docs.values() for r in rows], 1)
+    first = [r for rows in docs.values() for r in rows]
+    build_lexical_index(folder, first, 1, versions(first))
     for step in range(2, 40):
         added: list[ChunkRow] = []
         removed: set[str] = set()
@@ -107,9 +108,8 @@ def test_adds_replacements_removals_and_merges_keep_bm25s_scores(tmp_path: Path)
                 docs[doc_id] = make_doc(doc_id, rng, chunks=rng.randint(1, 4))
                 added = [r for r in added if r.doc_id != doc_id] + docs[doc_id]
         current = [r for rows in docs.values() for r in rows]
-        update_lexical_index(
-            folder, added=added, removed=removed, versions=versions(current), generation=step
-        )
+        update_lexical_index(folder, added=added, current=versions(current), generation=step)
+        assert LexicalIndex(folder).changed_documents(versions(current)) == ([], 0)
         index = LexicalIndex(folder)
         assert index.generation == step
         assert_same(index, current)
@@ -123,11 +123,15 @@ def test_a_reader_opened_before_an_update_keeps_working(tmp_path: Path) -> None:
     rng = random.Random(3)
     folder = tmp_path / "lex"
     rows = [r for d in range(4) for r in make_doc(f"d{d}", rng)]
-    build_lexical_index(folder, rows, 1)
+    build_lexical_index(folder, rows, 1, versions(rows))
     before = LexicalIndex(folder)
     expected = ours(before, "dense fusion")
-    update_lexical_index(folder, added=make_doc("d9", rng), removed={"d0"}, versions={}, generation=2)
-    update_lexical_index(folder, added=make_doc("d8", rng), removed=set(), versions={}, generation=3)
+    current = versions(rows)
+    del current["d0"]
+    d9, d8 = make_doc("d9", rng), make_doc("d8", rng)
+    update_lexical_index(folder, added=d9, current={**current, **versions(d9)}, generation=2)
+    update_lexical_index(folder, added=d8, current={**current, **versions(d9 + d8)}, generation=3)
+    assert "d0" not in LexicalIndex(folder).doc_versions() and len(LexicalIndex(folder)) == len(rows) - 3 + 6
     assert ours(before, "dense fusion") == expected
     assert before.row(0).doc_id == "d0"
 
@@ -136,7 +140,6 @@ def test_an_empty_index_answers_nothing(tmp_path: Path) -> None:
     build_lexical_index(tmp_path / "lex", [], 1)
     index = LexicalIndex(tmp_path / "lex")
     assert len(index) == 0 and index.search("dense", 5) == [] and index.row_index("x") is None
-    update_lexical_index(
-        tmp_path / "lex", added=make_doc("d1", random.Random(0)), removed=set(), versions={}, generation=2
-    )
+    added = make_doc("d1", random.Random(0))
+    update_lexical_index(tmp_path / "lex", added=added, current=versions(added), generation=2)
     assert len(LexicalIndex(tmp_path / "lex")) == 3

@@ -9,8 +9,10 @@ score with statistics over all live segments, and segments can be merged without
 Files of a segment folder: ``terms`` (sorted term hashes), ``term_ptr`` (postings of term i are
 ``term_ptr[i]:term_ptr[i+1]``), ``post_rows``, ``post_tf``, ``chunk_len`` (tokens per chunk),
 ``starts``/``ends`` (char spans), ``doc_of`` (document of each row), ``id_hash``/``id_row`` (chunk id
-lookup), and packed strings ``text``, ``chunk_id``, ``doc_id``, ``doc_version``, ``title``,
-``source``, ``origin`` (``<name>.bin`` + ``<name>.off.npy``).
+lookup), ``doc_hash``/``doc_key`` (per document: hash of its id, and of its id and version, so a sync
+can compare a segment's documents with the store's without reading a string), and packed strings
+``text``, ``chunk_id``, ``doc_id``, ``doc_version``, ``title``, ``source``, ``origin`` (``<name>.bin``
++ ``<name>.off.npy``).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class Segment:
         self.post_rows, self.post_tf = load("post_rows"), load("post_tf")
         self.chunk_len, self.starts, self.ends = load("chunk_len"), load("starts"), load("ends")
         self.doc_of, self.id_hash, self.id_row = load("doc_of"), load("id_hash"), load("id_row")
+        self.doc_hash, self.doc_key = load("doc_hash"), load("doc_key")
         self.text, self.chunk_ids = PackedStrings(folder, "text"), PackedStrings(folder, "chunk_id")
         self.docs = {name: PackedStrings(folder, name) for name in DOC_FIELDS}
         self.dead_docs = dead_docs if dead_docs is not None and dead_docs.any() else None
@@ -158,6 +161,10 @@ class Segment:
             for d in range(self.doc_count)
             if self.dead_docs is None or not self.dead_docs[d]
         }
+
+
+def doc_key(doc_id: str, version: str) -> str:
+    return f"{doc_id}\x1f{version}"
 
 
 def write_segment(folder: Path, rows: Sequence[ChunkRow], versions: dict[str, str]) -> None:
@@ -252,13 +259,16 @@ def _write(
         "id_hash": id_hash[id_order],
         "id_row": id_order.astype(np.int32),
     }
+    doc_versions = [versions.get(d.doc_id, "") for d in doc_list]
+    arrays["doc_hash"] = hashes([d.doc_id for d in doc_list])
+    arrays["doc_key"] = hashes([doc_key(d.doc_id, v) for d, v in zip(doc_list, doc_versions, strict=True)])
     for name, array in arrays.items():
         np.save(folder / f"{name}.npy", array)
     _write_packed(folder, "text", [r.text.encode("utf-8") for r in rows])
     _write_packed(folder, "chunk_id", [r.chunk_id.encode("utf-8") for r in rows])
     fields = {
         "doc_id": [d.doc_id for d in doc_list],
-        "doc_version": [versions.get(d.doc_id, "") for d in doc_list],
+        "doc_version": doc_versions,
         "title": [d.title for d in doc_list],
         "source": [d.source for d in doc_list],
         "origin": [d.origin for d in doc_list],

@@ -31,6 +31,7 @@ from filelock import FileLock
 
 from sleuth.tools.corpus.bm25_segment import (
     Segment,
+    doc_key,
     hashes,
     index_text,
     merge_segments,
@@ -46,6 +47,7 @@ __all__ = ["LexicalIndex", "build_lexical_index", "index_text", "snapshot_genera
 BM25_K1 = 0.9  # Anserini's BEIR defaults; they beat (1.2, 0.75) on short scientific chunks
 BM25_B = 0.4
 MANIFEST = "manifest.json"
+FORMAT = 1  # of the segment files: a snapshot in another format is rebuilt, never misread
 MAX_SEGMENTS = 24
 COMPACT_DEAD_SHARE = 0.5  # a segment with more dead rows than this is rewritten
 
@@ -57,10 +59,15 @@ class LexicalIndex:
         if manifest is None:
             raise StoreError(f"no search index at {folder}; run `sleuth ingest` to build it")
         self.generation = int(manifest["generation"])
-        self.segments = [
-            Segment(folder / s["name"], np.load(folder / s["dead"]) if s.get("dead") else None)
-            for s in manifest["segments"]
-        ]
+        try:
+            self.segments = [
+                Segment(folder / s["name"], np.load(folder / s["dead"]) if s.get("dead") else None)
+                for s in manifest["segments"]
+            ]
+        except (OSError, ValueError) as e:
+            raise StoreError(
+                f"the search index at {folder} is damaged ({e}); `sleuth doctor` rebuilds it from the database"
+            ) from e
         self._bases = np.cumsum([0] + [s.rows for s in self.segments])
         self._live = sum(s.live_rows() for s in self.segments)
         total_length = sum(s.live_length() for s in self.segments)
@@ -126,6 +133,19 @@ class LexicalIndex:
     def row_index(self, chunk_id: str) -> int | None:
         return self.row_indices([chunk_id])[0]
 
+    def changed_documents(self, current: dict[str, str]) -> tuple[list[str], int]:
+        """Against the store's ``current`` doc_id -> version: the documents to (re-)index (new or
+        changed), and how many indexed documents are gone or outdated. Compared as 64-bit hashes of
+        (id, version), so it costs NumPy set operations, not a string per indexed document."""
+        ids = list(current)
+        wanted = hashes([doc_key(d, current[d]) for d in ids])
+        live = [
+            seg.doc_key if seg.dead_docs is None else seg.doc_key[~seg.dead_docs] for seg in self.segments
+        ]
+        indexed = np.concatenate(live) if live else np.zeros(0, np.uint64)
+        fresh = np.flatnonzero(~np.isin(wanted, indexed))
+        return [ids[i] for i in fresh.tolist()], int(np.count_nonzero(~np.isin(indexed, wanted)))
+
     def doc_versions(self) -> dict[str, str]:
         """doc_id -> version of every live document in the snapshot."""
         versions: dict[str, str] = {}
@@ -174,7 +194,9 @@ def build_lexical_index(
             segments.append({"name": "seg-1", "rows": len(rows), "dead": None})
         for name, text in (extra_files or {}).items():
             (staging / name).write_text(text)
-        _write_manifest(staging, {"generation": generation, "segments": segments, "next": 2, "keep": []})
+        _write_manifest(
+            staging, {"format": FORMAT, "generation": generation, "segments": segments, "next": 2, "keep": []}
+        )
     except OSError as e:  # a full disk, say: the half-written snapshot goes, the old one keeps serving
         shutil.rmtree(staging, ignore_errors=True)
         raise StoreError(
@@ -189,17 +211,18 @@ def build_lexical_index(
 
 
 def update_lexical_index(
-    folder: Path, *, added: list[ChunkRow], removed: set[str], versions: dict[str, str], generation: int
+    folder: Path, *, added: list[ChunkRow], current: dict[str, str], generation: int
 ) -> dict[str, int]:
-    """Apply a change to the snapshot in place: documents ``removed`` (or replaced) are marked dead,
-    ``added`` rows become a new segment, then small or mostly dead segments are merged. Readers see the
-    old snapshot until the new manifest is in. One writer at a time (a file lock beside the folder)."""
+    """Bring the snapshot in place to ``current`` (doc_id -> version of every document there is now):
+    indexed documents not in it at that version, and older copies of ``added``'s documents, are marked
+    dead; ``added`` rows become a new segment; then small or mostly dead segments are merged. Readers
+    see the old snapshot until the new manifest is in. One writer at a time (a file lock beside it)."""
     with FileLock(str(folder.with_name(folder.name + ".lock"))):
         manifest = _read_manifest(folder)
         if manifest is None:
             raise StoreError(f"no search index at {folder} to update")
         try:
-            return _update(folder, manifest, added, removed, versions, generation)
+            return _update(folder, manifest, added, current, generation)
         except OSError as e:  # a full disk: the manifest was not replaced, the old snapshot serves
             raise StoreError(
                 f"cannot update the search index at {folder}: {e.strerror or e}; the previous index is intact"
@@ -210,8 +233,7 @@ def _update(
     folder: Path,
     manifest: dict,
     added: list[ChunkRow],
-    removed: set[str],
-    versions: dict[str, str],
+    current: dict[str, str],
     generation: int,
 ) -> dict[str, int]:
     counter = int(manifest["next"])
@@ -226,14 +248,16 @@ def _update(
         segment = Segment(folder / s["name"])
         dead = np.load(folder / s["dead"]).copy() if s.get("dead") else np.zeros(segment.doc_count, bool)
         entries.append(_Entry(s["name"], segment, dead, s.get("dead")))
-    replaced = removed | {r.doc_id for r in added}
+    replaced = hashes(sorted({r.doc_id for r in added}))
+    wanted = hashes([doc_key(d, v) for d, v in current.items()])
     for entry in entries:
-        for doc_id, (_, d) in entry.opened().doc_versions().items():
-            if doc_id in replaced:
-                entry.dead[d] = entry.changed = True
+        gone = ~np.isin(entry.segment.doc_key, wanted) | np.isin(entry.segment.doc_hash, replaced)
+        hit = gone & ~entry.dead
+        if hit.any():
+            entry.dead[hit] = entry.changed = True
     if added:
         name = fresh("seg")
-        write_segment(folder / name, added, versions)
+        write_segment(folder / name, added, current)
         segment = Segment(folder / name)
         entries.append(_Entry(name, segment, np.zeros(segment.doc_count, bool)))
     entries, merged = _merge(folder, entries, fresh)
@@ -244,6 +268,7 @@ def _update(
     previous = [s["name"] for s in manifest["segments"]]
     previous += [s["dead"] for s in manifest["segments"] if s.get("dead")]
     new_manifest = {
+        "format": FORMAT,
         "generation": generation,
         "segments": [
             {"name": e.name, "rows": e.segment.rows, "dead": e.dead_file if e.dead.any() else None}
@@ -282,9 +307,10 @@ def _merge(folder: Path, entries: list[_Entry], fresh) -> tuple[list[_Entry], in
 
 def _read_manifest(folder: Path) -> dict | None:
     try:
-        return json.loads((folder / MANIFEST).read_text())
+        manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
+    return manifest if isinstance(manifest, dict) and manifest.get("format") == FORMAT else None
 
 
 def _write_manifest(folder: Path, manifest: dict) -> None:

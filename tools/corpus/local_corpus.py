@@ -90,17 +90,13 @@ class LocalCorpus:
             self.rebuild_lexical()
             return
         current = self.store.document_versions("local")
-        indexed = LexicalIndex(self.lexical_path).doc_versions()
-        removed = {doc_id for doc_id, version in indexed.items() if current.get(doc_id) != version}
-        added_docs = [doc_id for doc_id, version in current.items() if indexed.get(doc_id) != version]
+        added_docs, outdated = LexicalIndex(self.lexical_path).changed_documents(current)
         added = self.store.chunk_rows(added_docs) if added_docs else []
-        change = update_lexical_index(
-            self.lexical_path, added=added, removed=removed, versions=current, generation=generation
-        )
+        change = update_lexical_index(self.lexical_path, added=added, current=current, generation=generation)
         log.info(
             "lexical.updated",
             documents_added=len(added_docs),
-            documents_removed=len(removed - set(added_docs)),
+            documents_outdated=outdated,
             generation=generation,
             **change,
         )

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from sleuth.tools.embeddings.errors import EmbeddingError, l2_normalise
 from sleuth.tools.embeddings.minilm import MINILM_DIM, MINILM_NAME, MiniLMEmbedder
-from sleuth.tools.embeddings.openai_embedder import OpenAIEmbedder
 from sleuth.tools.errors import ConfigError
 from sleuth.tools.protocols import Embedder
 
@@ -17,7 +16,6 @@ __all__ = [
     "MINILM_NAME",
     "EmbeddingError",
     "MiniLMEmbedder",
-    "OpenAIEmbedder",
     "l2_normalise",
     "make_embedder",
 ]
@@ -39,6 +37,8 @@ def _make_openai(
 ) -> Embedder:
     if not base_url or not model:
         raise ConfigError("embedding provider 'openai' needs embedding_base_url and embedding_model")
+    from sleuth.tools.embeddings.openai_embedder import OpenAIEmbedder  # the openai client: ~0.4 s to import
+
     return OpenAIEmbedder(base_url, api_key, model, batch_size=batch_size)
 
 
