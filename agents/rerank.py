@@ -2,9 +2,13 @@
 
 ``LLMReranker`` is listwise reranking with the configured chat model over sliding windows (RankGPT,
 Sun et al. 2023): windows of ``window`` passages, moved from the bottom of the candidate list to the
-top by ``step``, each answered with a permutation, so a good passage can climb the whole list in one
-pass. Every window is one budgeted call through ``call_structured`` and is counted in the run's usage.
-A permutation that leaves passages out keeps them, in their old order, after the ranked ones.
+top by ``step``, so a good passage can climb the whole list in one pass. Each window is one budgeted
+call, counted in the run's usage:
+- where the endpoint returns log-probabilities, first-token scoring (FIRST, Reddy et al. 2024): the
+  passages are labelled A, B, C...; the model is asked for the best label, and the window is ordered
+  by the log-probability of each label as the answer's first token (one output token per call);
+- otherwise a generated permutation (``call_structured``, JSON); passages it leaves out keep their old
+  order after the ranked ones. An endpoint found without logprobs is not asked for them again.
 
 ``rerank_rankings`` applies any ``Reranker`` to a sub-question's per-query rankings at once: their
 candidates are pooled (one reranking per sub-question, not per query) and each query's list is put in
@@ -21,8 +25,8 @@ from typing import Any
 from sleuth.agents.budget import Ledger
 from sleuth.agents.common import usage_of
 from sleuth.agents.schemas import RankingOutput
-from sleuth.agents.structured import call_structured
-from sleuth.tools.errors import BudgetExceeded, OutputInvalid
+from sleuth.agents.structured import call_first_token, call_structured
+from sleuth.tools.errors import BudgetExceeded, LogprobsUnsupported, OutputInvalid
 from sleuth.tools.llm import ChatModel
 from sleuth.tools.protocols import Reranker
 from sleuth.tools.records import Passage
@@ -30,6 +34,7 @@ from sleuth.tools.records import Passage
 # of each candidate shown to the model: its first sentences are enough to judge, and a window of 10 is
 # ~900 prompt tokens (~30 s of prompt on a 1.5B model on 2 CPU cores)
 PASSAGE_CHARS = 400
+LABELS = [chr(ord("A") + n) for n in range(20)]  # one token each; APIs give at most 20 top logprobs
 
 
 @dataclass
@@ -39,6 +44,7 @@ class LLMReranker:
     window: int = 10
     step: int = 5
     usage: list[dict[str, Any]] = field(default_factory=list)  # one record per call, for the run record
+    first_token: bool | None = None  # None until the endpoint showed whether it returns logprobs
 
     @property
     def name(self) -> str:
@@ -59,6 +65,38 @@ class LLMReranker:
     def _rank_window(self, query: str, texts: list[str], members: list[int]) -> list[int]:
         if len(members) < 2:
             return members
+        if self.first_token is not False and len(members) <= len(LABELS):
+            try:
+                ranked = self._first_token_window(query, texts, members)
+                self.first_token = True
+                return ranked
+            except LogprobsUnsupported:
+                self.first_token = False
+        return self._permutation_window(query, texts, members)
+
+    def _first_token_window(self, query: str, texts: list[str], members: list[int]) -> list[int]:
+        labels = dict(zip(LABELS, members, strict=False))
+        inputs = {
+            "query": query,
+            "passages": [{"ref": label, "text": texts[i][:PASSAGE_CHARS]} for label, i in labels.items()],
+        }
+        try:
+            logprobs, usage = call_first_token(
+                self.model,
+                self.ledger,
+                task="reranker",
+                inputs=inputs,
+                prompt="reranker_first",
+                top=len(labels),
+            )
+        except BudgetExceeded as e:
+            self.usage += usage_of(e)
+            raise
+        self.usage += usage
+        order = sorted(labels, key=lambda label: (-logprobs.get(label, float("-inf")), label))
+        return [labels[label] for label in order]
+
+    def _permutation_window(self, query: str, texts: list[str], members: list[int]) -> list[int]:
         refs = {str(n): i for n, i in enumerate(members, start=1)}
         inputs = {
             "query": query,

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from sleuth.agents.budget import Ledger
 from sleuth.agents.context_fit import fit_inputs
 from sleuth.prompts import Prompt, load_prompt
-from sleuth.tools.errors import BudgetExceeded, ModelUnavailable, OutputInvalid
+from sleuth.tools.errors import BudgetExceeded, LogprobsUnsupported, ModelUnavailable, OutputInvalid
 from sleuth.tools.llm import ChatModel, ChatRequest, ChatResponse
 
 log = structlog.get_logger(__name__)
@@ -206,3 +206,51 @@ def call_structured(
     raise OutputInvalid(
         f"the model's {task} output did not match its schema, even after a repair: {error}", records
     )
+
+
+def call_first_token(
+    model: ChatModel, ledger: Ledger, *, task: str, inputs: dict[str, Any], prompt: str, top: int
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """First-token scoring: the log-probability of each of the ``top`` likeliest first tokens of the
+    answer to ``prompt``, and the usage record of the one budgeted call. Raises LogprobsUnsupported
+    when the model gives none, BudgetExceeded as ``call_structured`` does."""
+    loaded = load_prompt(prompt)
+    budget = ledger.limits.llm_context_tokens - ledger.limits.llm_max_output_tokens
+    inputs, dropped = fit_inputs(inputs, lambda value: _free_text_messages(task, loaded.text, value), budget)
+    ledger.reserve(model.name)
+    left = ledger.seconds_left()
+    request = ChatRequest(
+        task=task,
+        messages=_free_text_messages(task, loaded.text, inputs),
+        schema=None,
+        prompt_id=loaded.id,
+        timeout_s=left if math.isfinite(left) else None,
+        top_logprobs=top,
+    )
+    started = time.perf_counter()
+    try:
+        response = model.complete(request)
+    except ModelUnavailable as e:
+        wall = ledger.exhausted()
+        if wall is not None:
+            raise BudgetExceeded(wall) from e
+        raise
+    ledger.record(model.name, response.usage.prompt_tokens, response.usage.completion_tokens)
+    record = usage_record(
+        task,
+        loaded.id,
+        response,
+        model.name,
+        seconds=round(time.perf_counter() - started, 3),
+        repair=False,
+        structured_output="first_token",
+        evidence_dropped=dropped,
+    )
+    if response.first_token_logprobs is None:
+        raise LogprobsUnsupported(f"{model.name} returned no log-probabilities")
+    return response.first_token_logprobs, [record]
+
+
+def _free_text_messages(task: str, prompt_text: str, inputs: Mapping[str, Any]) -> list[dict[str, str]]:
+    system = f"task: {task}\n\n{prompt_text}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": render_user_message(inputs)}]

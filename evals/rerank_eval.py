@@ -75,14 +75,15 @@ def run(args: argparse.Namespace) -> Path:
     if progress.exists():
         for line in progress.read_text().splitlines():
             row = json.loads(line)
-            done[row["id"]] = row
+            if not row.get("error"):  # a query that failed is asked again
+                done[row["id"]] = row
     metric = "ndcg@10" if args.dataset == "scifact" else "both_gold@10"
     with progress.open("a") as out:
         for n, q in enumerate(queries, start=1):
             if q["id"] in done:
                 continue
             hybrid = corpus.search(q["text"], k=max(30, args.depth))
-            calls_before = len(getattr(reranker, "usage", []))
+            reranker = make_reranker(settings, args.reranker)  # each query is a search with its own budget
             started = time.perf_counter()
             try:
                 reranked = rerank_passages(reranker, q["text"], hybrid, args.depth)
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> Path:
             except Exception as e:  # noqa: BLE001 - one query's failure is recorded, the run goes on
                 reranked, error = hybrid, f"{type(e).__name__}: {e}"
             seconds = time.perf_counter() - started
-            usage = getattr(reranker, "usage", [])[calls_before:]
+            usage = getattr(reranker, "usage", [])
             row = {
                 "id": q["id"],
                 "hybrid": score(args.dataset, doc_ranking(hybrid), q["gold"]),
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> Path:
         },
         checksums,
     )
+    eval_run.config["first_token_scoring"] = getattr(reranker, "first_token", None)
     eval_run.results = {
         f"hybrid {metric}": mean("hybrid"),
         f"hybrid + rerank {metric}": mean("reranked"),

@@ -147,7 +147,7 @@ class Settings(BaseSettings):
     # (llama.cpp server --reranking, Hugging Face TEI, vLLM, Jina/Cohere-compatible services).
     reranker: Literal["none", "llm", "endpoint"] = "none"
     rerank_depth: int = Field(default=20, ge=2, description="candidates per sub-question the reranker orders")
-    rerank_window: int = Field(default=10, ge=2, description="llm reranker: passages per call")
+    rerank_window: int = Field(default=10, ge=2, le=20, description="llm reranker: passages per call")
     rerank_step: int = Field(default=5, ge=1, description="llm reranker: how far each window moves up")
     rerank_base_url: str | None = Field(default=None, description="endpoint reranker: the service's URL")
     rerank_model: str = Field(default="", description="endpoint reranker: the model name it expects, if any")

@@ -15,7 +15,8 @@ SleuthError
 │   ├── ModelUnavailable   the endpoint could not answer (down, timed out, overloaded, refused the key,
 │   │                      no such model): the run stops, resumable once the endpoint or its setting is
 │   │                      fixed
-│   └── OutputInvalid      structured output did not validate (after the one repair attempt)
+│   ├── OutputInvalid      structured output did not validate (after the one repair attempt)
+│   └── LogprobsUnsupported  the endpoint returns no token log-probabilities (first-token scoring)
 └── BudgetExceeded         a run hit one of its hard budgets
 """
 
@@ -92,3 +93,7 @@ class BudgetExceeded(SleuthError):
         super().__init__(reason)
         self.reason = reason
         self.usage = [dict(record) for record in usage]
+
+
+class LogprobsUnsupported(ModelError):
+    pass

@@ -45,6 +45,8 @@ class Reply:
     delay_s: float = 0.0
     drop: bool = False
     usage: UsageSpec = "words"
+    # (token, logprob) of the first token's top alternatives, sent when the request asks for logprobs
+    logprobs: Sequence[tuple[str, float]] | None = None
 
     @classmethod
     def text(cls, content: str | None, *, usage: UsageSpec = "words") -> Reply:
@@ -196,12 +198,16 @@ class ScriptedOpenAIServer:
 
     def _completion(self, reply: Reply, request_json: dict[str, Any]) -> dict[str, Any]:
         message = {"role": "assistant", "content": reply.content}
+        choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": "stop"}
+        if reply.logprobs and request_json.get("logprobs"):
+            top = [{"token": t, "logprob": lp, "bytes": None} for t, lp in reply.logprobs]
+            choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
         body: dict[str, Any] = {
             "id": f"chatcmpl-scripted-{len(self.requests)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": request_json.get("model") or self.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "choices": [choice],
         }
         if reply.usage == "words":
             prompt = sum(len(str(m.get("content") or "").split()) for m in request_json.get("messages", []))

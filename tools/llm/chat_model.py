@@ -29,6 +29,9 @@ class ChatRequest:
     schema: type[pydantic.BaseModel] | None  # expected JSON output schema; None = free text
     prompt_id: str = ""  # e.g. "planner@v1", recorded in logs
     timeout_s: float | None = None  # the most this call may take, queueing included (the run's wall budget)
+    # > 0: answer with one token and return the log-probabilities of the ``top_logprobs`` most likely
+    # first tokens (first-token scoring); a model that cannot raises ``LogprobsUnsupported``
+    top_logprobs: int = 0
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class ChatResponse:
     usage: Usage
     model: str  # model name that answered
     structured_output: str | None = None  # how the schema was enforced, when one was asked for
+    first_token_logprobs: dict[str, float] | None = None  # token (stripped) -> log-probability
 
 
 @runtime_checkable

@@ -13,6 +13,9 @@ agent layer's job.
   honouring ``Retry-After``; never on a timeout, since the server goes on computing a request its client
   gave up on and a retry would queue a second copy behind it; other statuses fail at once;
 - ``max_tokens`` on every call, so an answer is bounded by more than the context;
+- first-token scoring (``ChatRequest.top_logprobs``): one token with its top log-probabilities; an
+  endpoint that refuses or ignores ``logprobs`` raises ``LogprobsUnsupported``, remembered per endpoint
+  so it is not asked again;
 - every final failure translated into a one-line ``ModelError`` naming the endpoint and status.
 
 Logs carry task, prompt id, model, tokens and latency, never message contents or the API key.
@@ -24,6 +27,7 @@ import json
 import re
 import threading
 import time
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 
@@ -31,7 +35,7 @@ import openai
 import structlog
 from tenacity import Retrying
 
-from sleuth.tools.errors import ModelError, ModelUnavailable
+from sleuth.tools.errors import LogprobsUnsupported, ModelError, ModelUnavailable
 from sleuth.tools.http.retry import RETRY_AFTER_CAP_S, RetryPolicy, retry_after_s
 from sleuth.tools.llm.chat_model import ChatRequest, ChatResponse, StructuredOutput, Usage
 from sleuth.tools.llm.client import openai_client, status_error_headers
@@ -53,6 +57,7 @@ class _StructuredOutputRejected(Exception):
 
 _SLOTS: dict[str, threading.BoundedSemaphore] = {}  # endpoint -> its concurrency slots, shared per process
 _MODES: dict[tuple[str, str], StructuredOutput] = {}  # (endpoint, model) -> the structured output that works
+_NO_LOGPROBS: set[tuple[str, str]] = set()  # (endpoint, model) found to return no log-probabilities
 _REGISTRY_LOCK = threading.Lock()
 
 
@@ -61,6 +66,7 @@ def forget_endpoints() -> None:
     with _REGISTRY_LOCK:
         _SLOTS.clear()
         _MODES.clear()
+        _NO_LOGPROBS.clear()
 
 
 def _endpoint_slots(endpoint: str, size: int) -> threading.BoundedSemaphore:
@@ -131,6 +137,9 @@ class OpenAIChatModel:
                 "(its other calls are still running)"
             )
         try:
+            # checked holding a slot: a parallel call that learnt the answer meanwhile has told us
+            if request.top_logprobs and (self.endpoint, self._model) in _NO_LOGPROBS:
+                raise LogprobsUnsupported(f"LLM endpoint {self.endpoint} returns no log-probabilities")
             timeout = (
                 None if request.timeout_s is None else request.timeout_s - (time.perf_counter() - started)
             )
@@ -146,6 +155,8 @@ class OpenAIChatModel:
         if mode == "json_schema" and request.schema is not None:
             self._json_schema_confirmed = True
         response = self._to_response(completion, mode if request.schema is not None else None)
+        if request.top_logprobs:
+            response = replace(response, first_token_logprobs=self._first_token_logprobs(completion))
         log.info(
             "llm.call",
             task=request.task,
@@ -173,6 +184,12 @@ class OpenAIChatModel:
             except openai.APIStatusError as e:
                 if mode == "json_schema" and "response_format" in kwargs and self._is_rejection(e):
                     raise _StructuredOutputRejected(e) from e
+                if (
+                    request.top_logprobs
+                    and e.status_code in _REJECTION_STATUSES
+                    and "logprob" in str(e).lower()
+                ):
+                    raise self._no_logprobs(_one_line(_server_message(e))) from e
                 raise
 
         try:
@@ -191,6 +208,13 @@ class OpenAIChatModel:
             kwargs["temperature"] = self._temperature
         if self._max_output_tokens is not None:
             kwargs["max_tokens"] = self._max_output_tokens
+        if request.top_logprobs:
+            return {
+                **kwargs,
+                "max_tokens": 1,
+                "logprobs": True,
+                "top_logprobs": min(request.top_logprobs, 20),
+            }
         if request.schema is None:
             return kwargs
         json_schema = request.schema.model_json_schema()
@@ -256,6 +280,24 @@ class OpenAIChatModel:
             said = f": {detail}" if detail else ""
             return f"LLM endpoint {self.endpoint} returned {status}{tries}{hint}{said}"
         return f"LLM endpoint {self.endpoint} failed{tries}: {_one_line(str(error))}"
+
+    def _no_logprobs(self, detail: str) -> LogprobsUnsupported:
+        _NO_LOGPROBS.add((self.endpoint, self._model))
+        log.warning("llm.logprobs_unsupported", endpoint=self.endpoint, model=self._model, detail=detail)
+        return LogprobsUnsupported(f"LLM endpoint {self.endpoint} returns no log-probabilities: {detail}")
+
+    def _first_token_logprobs(self, completion: Any) -> dict[str, float]:
+        """token (stripped) -> best log-probability among the first token's top alternatives."""
+        logprobs = getattr(completion.choices[0], "logprobs", None)
+        content = getattr(logprobs, "content", None) if logprobs is not None else None
+        if not content:
+            raise self._no_logprobs("the answer carried no logprobs")
+        first = content[0]
+        found: dict[str, float] = {}
+        for alternative in [first, *(first.top_logprobs or [])]:
+            token = (alternative.token or "").strip()
+            found[token] = max(found.get(token, float("-inf")), float(alternative.logprob))
+        return found
 
     def _to_response(self, completion: Any, mode: StructuredOutput | None) -> ChatResponse:
         choices = getattr(completion, "choices", None)
