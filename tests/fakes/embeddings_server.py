@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 
-from tests.fakes.loopback import LoopbackHTTPServer
+from tests.fakes.loopback import JSONHandler, serving
 
 FAKE_DIM = 24
 
@@ -35,7 +35,7 @@ class FakeEmbeddingsServer:
 
 
 def _handler(state: FakeEmbeddingsServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JSONHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             state.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
@@ -54,34 +54,16 @@ def _handler(state: FakeEmbeddingsServer) -> type[BaseHTTPRequestHandler]:
             usage = {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}
             self._reply(200, {"object": "list", "data": data, "model": body["model"], "usage": usage})
 
-        def _reply(self, status: int, payload: dict) -> None:
-            raw = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.send_header("Retry-After", "0")  # keeps the retry tests instant
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
     return Handler
 
 
 @contextmanager
 def serve_embeddings() -> Iterator[FakeEmbeddingsServer]:
     state = FakeEmbeddingsServer()
-    httpd = LoopbackHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    try:
-        yield state
-    finally:
-        if state.release is not None:
-            state.release.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with serving(_handler(state)) as url:
+        state.url = url
+        try:
+            yield state
+        finally:
+            if state.release is not None:
+                state.release.set()  # hanging requests end before the server shuts down

@@ -7,13 +7,12 @@ the real services do, so clients must place them by ``index``."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
-from tests.fakes.loopback import LoopbackHTTPServer
+from tests.fakes.loopback import JSONHandler, serving
 
 ScoreFn = Callable[[str, str], float]
 
@@ -28,7 +27,7 @@ class FakeRerankServer:
 
 
 def _handler(state: FakeRerankServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JSONHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             state.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
@@ -51,32 +50,12 @@ def _handler(state: FakeRerankServer) -> type[BaseHTTPRequestHandler]:
                 results = [{"index": i, "relevance_score": s} for i, s in scored][: body.get("top_n")]
                 self._reply(200, {"model": body.get("model", ""), "results": results})
 
-        def _reply(self, status: int, payload: object) -> None:
-            raw = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.send_header("Retry-After", "0")
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
     return Handler
 
 
 @contextmanager
 def serve_rerank(score: ScoreFn, *, tei: bool = False) -> Iterator[FakeRerankServer]:
     state = FakeRerankServer(score=score, tei=tei)
-    httpd = LoopbackHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    try:
+    with serving(_handler(state)) as url:
+        state.url = url
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
