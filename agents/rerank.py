@@ -93,6 +93,8 @@ class LLMReranker:
             self.usage += usage_of(e)
             raise
         self.usage += usage
+        if logprobs is None:  # an answer without them (the offline engine, a server that ignores them)
+            raise LogprobsUnsupported(f"{self.model.name} gave no log-probabilities")
         order = sorted(labels, key=lambda label: (-logprobs.get(label, float("-inf")), label))
         return [labels[label] for label in order]
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from sleuth.agents.budget import Ledger
 from sleuth.agents.context_fit import fit_inputs
 from sleuth.prompts import Prompt, load_prompt
-from sleuth.tools.errors import BudgetExceeded, LogprobsUnsupported, ModelUnavailable, OutputInvalid
+from sleuth.tools.errors import BudgetExceeded, ModelUnavailable, OutputInvalid
 from sleuth.tools.llm import ChatModel, ChatRequest, ChatResponse
 
 log = structlog.get_logger(__name__)
@@ -210,10 +210,11 @@ def call_structured(
 
 def call_first_token(
     model: ChatModel, ledger: Ledger, *, task: str, inputs: dict[str, Any], prompt: str, top: int
-) -> tuple[dict[str, float], list[dict[str, Any]]]:
+) -> tuple[dict[str, float] | None, list[dict[str, Any]]]:
     """First-token scoring: the log-probability of each of the ``top`` likeliest first tokens of the
-    answer to ``prompt``, and the usage record of the one budgeted call. Raises LogprobsUnsupported
-    when the model gives none, BudgetExceeded as ``call_structured`` does."""
+    answer to ``prompt`` (None when the model answered without them), and the usage record of the one
+    budgeted call. Raises LogprobsUnsupported when the endpoint refuses them, BudgetExceeded as
+    ``call_structured`` does."""
     loaded = load_prompt(prompt)
     budget = ledger.limits.llm_context_tokens - ledger.limits.llm_max_output_tokens
     inputs, dropped = fit_inputs(inputs, lambda value: _free_text_messages(task, loaded.text, value), budget)
@@ -246,8 +247,6 @@ def call_first_token(
         structured_output="first_token",
         evidence_dropped=dropped,
     )
-    if response.first_token_logprobs is None:
-        raise LogprobsUnsupported(f"{model.name} returned no log-probabilities")
     return response.first_token_logprobs, [record]
 
 

@@ -208,6 +208,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _reranker_has_what_it_needs(self) -> Settings:
+        if self.reranker == "llm" and self.llm_model in (None, "", "offline"):
+            raise ValueError('reranker "llm" needs an LLM: set llm_model (and llm_base_url)')
         if self.reranker == "endpoint" and not self.rerank_base_url:
             raise ValueError('reranker "endpoint" needs rerank_base_url (the /rerank service\'s URL)')
         if self.rerank_step > self.rerank_window:

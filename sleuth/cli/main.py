@@ -184,10 +184,13 @@ def status(data_dir: DataDirOpt = None) -> None:
     table.add_row("documents", str(stats["documents"]))
     table.add_row("chunks", f"{stats['chunks']} ({corpus.vectors.count()} vectors)")
     table.add_row("vectors", corpus.vectors.store.where)
+    lexical = run_guarded(corpus.lexical)
+    table.add_row("bm25 index", f"{len(lexical)} chunks in {len(lexical.segments)} segment(s)")
     table.add_row("embeddings", f"{corpus.embedder.name} ({corpus.embedder.dim}-d)")
     table.add_row(
         "engine", f"LLM {settings.llm_model}" if settings.llm_model else "offline engine (no LLM configured)"
     )
+    table.add_row("reranker", settings.reranker)
     out.print(table)
 
 

@@ -97,6 +97,8 @@ def test_adding_and_changing_files_updates_the_lexical_index_in_place_with_rebui
     index = corpus.lexical()
     assert len(index.segments) >= 2 and index.segments[0].folder == first_segment  # not rebuilt
     assert (first_segment / "post_rows.npy").stat().st_mtime_ns == first_written
+    code, out = sleuth("status")
+    assert code == 0 and f"{len(index)} chunks in {len(index.segments)} segment(s)" in out
     queries = ["reciprocal rank fusion", "min-max fusion rescales scores", "dense retrieval embeddings"]
     incremental = [[(p.chunk_id, round(p.score, 5)) for p in corpus.search(q, k=8)] for q in queries]
     assert "Min-max fusion" in corpus.search("min-max fusion rescales cosine", k=1)[0].text

@@ -77,6 +77,10 @@ def test_an_unknown_key_in_the_config_file_is_refused_naming_the_closest(
         ),
         ("SLEUTH_CHUNK_CHARS", "-5", "chunk_chars: Input should be greater than or equal to 1"),
         ("SLEUTH_MAX_SUB_QUESTIONS", "0", "max_sub_questions: Input should be greater than or equal to 1"),
+        ("SLEUTH_RERANKER", "llm", 'reranker "llm" needs an LLM'),
+        ("SLEUTH_RERANKER", "endpoint", 'reranker "endpoint" needs rerank_base_url'),
+        ("SLEUTH_RERANKER", "cohere", "reranker: Input should be 'none', 'llm' or 'endpoint'"),
+        ("SLEUTH_RERANK_WINDOW", "30", "rerank_window: Input should be less than or equal to 20"),
     ],
 )
 def test_settings_that_cannot_be_honoured_are_refused_in_one_line(
