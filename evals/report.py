@@ -151,6 +151,24 @@ def report_eval_table(result: dict[str, Any]) -> str:
     return "\n".join([*lines, _footer(result)])
 
 
+def rerank_table(result: dict[str, Any]) -> str:
+    """A reranking eval (evals/rerank_eval.py): with and without the reranker, and what it cost."""
+    config = result["config"]
+
+    def cell(value: Any) -> str:
+        if isinstance(value, list):
+            return " / ".join(map(cell, value))
+        return str(value) if isinstance(value, int) else _num(value)
+
+    rows = [[name, cell(value)] for name, value in result["results"].items()]
+    summary = (
+        f"{config['dataset']}, {config['queries']} seeded queries (seed {config['seed']}); reranker "
+        f"`{config['reranker']}`, depth {config['depth']}, window {config['window']}, step {config['step']}."
+    )
+    lines = [f"### {result['eval']}", "", summary, "", *_table(["figure", "value"], rows), ""]
+    return "\n".join([*lines, _footer(result)])
+
+
 def render(results_dir: Path = RESULTS_DIR) -> str:
     sections = []
     for result in load_results(results_dir):
@@ -160,6 +178,8 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
             sections.append(hotpot_table(result))
         elif result["eval"].startswith("report-"):
             sections.append(report_eval_table(result))
+        elif result["eval"].startswith("rerank-"):
+            sections.append(rerank_table(result))
     return "\n\n".join(["## Sleuth eval results", *sections]) + "\n" if sections else "No eval results yet.\n"
 
 

@@ -77,6 +77,19 @@ def run(args: argparse.Namespace) -> Path:
             row = json.loads(line)
             if not row.get("error"):  # a query that failed is asked again
                 done[row["id"]] = row
+    eval_run = EvalRun(  # started before the queries: its wall time is this run's (a resumed run's part)
+        f"rerank-{tag}",
+        {
+            "dataset": args.dataset,
+            "queries": len(queries),
+            "seed": SAMPLE_SEED,
+            "depth": args.depth,
+            "reranker": reranker.name,
+            "window": settings.rerank_window,
+            "step": settings.rerank_step,
+        },
+        checksums,
+    )
     metric = "ndcg@10" if args.dataset == "scifact" else "both_gold@10"
     with progress.open("a") as out:
         for n, q in enumerate(queries, start=1):
@@ -111,19 +124,6 @@ def run(args: argparse.Namespace) -> Path:
     rows = [done[q["id"]] for q in queries]
     mean = lambda key: round(sum(r[key] for r in rows) / len(rows), 4)  # noqa: E731
     median = lambda key: sorted(r[key] for r in rows)[len(rows) // 2]  # noqa: E731
-    eval_run = EvalRun(
-        f"rerank-{tag}",
-        {
-            "dataset": args.dataset,
-            "queries": len(queries),
-            "seed": SAMPLE_SEED,
-            "depth": args.depth,
-            "reranker": reranker.name,
-            "window": settings.rerank_window,
-            "step": settings.rerank_step,
-        },
-        checksums,
-    )
     eval_run.config["first_token_scoring"] = getattr(reranker, "first_token", None)
     eval_run.results = {
         f"hybrid {metric}": mean("hybrid"),

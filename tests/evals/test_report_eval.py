@@ -199,3 +199,28 @@ def test_sleuth_eval_reports_launches_the_report_eval(
     )  # written by the launched python -m evals.report_eval
     refused = CliRunner().invoke(app, ["eval", "reports", "trivia"])
     assert refused.exit_code == 2 and "choose hotpotqa or scifact" in refused.output
+
+
+def test_a_rerank_result_renders_as_its_own_table(tmp_path: Path) -> None:
+    result = {
+        "eval": "rerank-scifact-50-llm-d20-x",
+        "created_at": "2026-12-01T00:00:00+00:00",
+        "git_commit": "0" * 40,
+        "config": {
+            "dataset": "scifact",
+            "queries": 50,
+            "seed": 7,
+            "reranker": "llm:x",
+            "depth": 20,
+            "window": 10,
+            "step": 5,
+        },
+        "results": {"hybrid ndcg@10": 0.6728, "queries better / worse / same": [1, 2, 47]},
+        "wall_seconds": 12.0,
+        "peak_rss_mb": 400.0,
+        "cpus": 2,
+    }
+    (tmp_path / "rerank-scifact-50-llm-d20-x.json").write_text(json.dumps(result))
+    table = render(tmp_path)
+    assert "### rerank-scifact-50-llm-d20-x" in table and "depth 20, window 10, step 5" in table
+    assert "| hybrid ndcg@10 | 0.673 |" in table and "| queries better / worse / same | 1 / 2 / 47 |" in table
