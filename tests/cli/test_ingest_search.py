@@ -484,3 +484,23 @@ def test_search_rerank_endpoint_reorders_by_the_services_scores_and_says_so(
     assert code == 1 and "needs an LLM" in out and len(out.strip().splitlines()) == 1
     code, out = sleuth("search", query, "--rerank", "cohere")
     assert code == 1 and "--rerank must be none, llm or endpoint" in out
+
+
+def test_a_damaged_bm25_index_is_one_line_then_doctor_or_the_next_ingest_rebuilds_it(tmp_path: Path) -> None:
+    settings = load_settings()
+    ingest_paths(settings, [SAMPLE_CORPUS])
+    segment = open_corpus(settings).lexical().segments[0].folder
+    (segment / "post_tf.npy").unlink()
+    code, out = sleuth("search", "reciprocal rank fusion")
+    assert code == 1 and "is damaged" in out and "`sleuth doctor` rebuilds it" in out
+    assert len(out.strip().splitlines()) == 1
+    code, out = sleuth("doctor")
+    assert code == 0, out
+    code, out = sleuth("search", "reciprocal rank fusion", "--json")
+    assert code == 0 and json.loads(out)
+
+    (open_corpus(settings).lexical().segments[0].folder / "terms.npy").write_bytes(b"not numpy")
+    docs = tmp_path / "docs"
+    write(docs / "new.md", "# Okapi\n\nOkapis are forest giraffes.\n")
+    ingest_paths(settings, [docs])  # the store moved on: the sync finds the index damaged and rebuilds it
+    assert "Okapis" in open_corpus(settings).search("okapi forest giraffe", k=1)[0].text

@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 from sleuth.tools.corpus.chunking import chunk_text
 from sleuth.tools.corpus.discover import iter_candidate_files
 from sleuth.tools.corpus.extract import extract_file
+from sleuth.tools.corpus.lexical import snapshot_generation
 from sleuth.tools.corpus.local_corpus import LocalCorpus
 from sleuth.tools.corpus.store import NewDocument, utcnow
 from sleuth.tools.errors import ExtractError, StoreBusy, StoreError
@@ -99,7 +100,7 @@ def ingest_paths(
         _ingest(corpus, paths, options, report, notify)
         if options.prune:
             report.pruned = _prune(corpus)
-        if corpus.lexical().generation != corpus.store.generation():
+        if snapshot_generation(corpus.lexical_path) != corpus.store.generation():
             notify("index", {})
             corpus.sync_lexical()
         status = "completed"

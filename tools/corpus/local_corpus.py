@@ -22,6 +22,7 @@ from sleuth.tools.corpus.lexical import (
 )
 from sleuth.tools.corpus.store import CorpusStore
 from sleuth.tools.corpus.vectors import VectorIndex, VectorStore, embedded
+from sleuth.tools.errors import StoreError
 from sleuth.tools.protocols import Embedder
 from sleuth.tools.records import Passage
 
@@ -90,7 +91,12 @@ class LocalCorpus:
             self.rebuild_lexical()
             return
         current = self.store.document_versions("local")
-        added_docs, outdated = LexicalIndex(self.lexical_path).changed_documents(current)
+        try:
+            added_docs, outdated = LexicalIndex(self.lexical_path).changed_documents(current)
+        except StoreError as e:  # a damaged snapshot: the database has everything to build it again
+            log.warning("lexical.damaged", error=str(e))
+            self.rebuild_lexical()
+            return
         added = self.store.chunk_rows(added_docs) if added_docs else []
         change = update_lexical_index(self.lexical_path, added=added, current=current, generation=generation)
         log.info(
