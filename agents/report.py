@@ -51,9 +51,19 @@ class SourceTable:
 
 
 def _claim_view(claim: Mapping[str, Any], table: SourceTable) -> dict[str, Any]:
+    """A claim as the report shows it. ``quote``: where its words are, as source number and character
+    offsets into that source's ``text``; ``quoted``: the claim is those words (agents/anchoring.py)."""
     view = {k: claim.get(k) for k in ("id", "text", "verdict", "reason")}
     view["citations"] = table.cite(list(claim["citations"]))
     view["conflicts"] = table.cite(list(claim.get("conflicts", [])))
+    quote = claim.get("quote")
+    if quote and table.cite([quote["chunk_id"]]):
+        view["quote"] = {
+            "n": table.cite([quote["chunk_id"]])[0],
+            "start": quote["start"],
+            "end": quote["end"],
+        }
+    view["quoted"] = bool(claim.get("quoted"))
     return view
 
 

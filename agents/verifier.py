@@ -1,6 +1,7 @@
 """Verifier node: a verdict for every new claim against the passages it cites.
 
 Whatever the model says, a claim its cited passages do not contain is unsupported (agents/grounding.py).
+A claim that quotes its passage (agents/anchoring.py) is supported by what it is, without a model call.
 Sections with unsupported claims (or with no claim at all) become gaps that get another research round
 while iterations and budget remain, and the round brought the section new evidence: a round that found
 nothing new ends that section's loop. Contradicted claims are kept for the report's conflicts section
@@ -66,6 +67,15 @@ def apply_verdict(
     return {**claim, "verdict": verdict.verdict, "reason": verdict.reason, "conflicts": conflicts}
 
 
+def quote_verdict(claim: dict[str, Any]) -> dict[str, Any]:
+    """A claim the writer replaced by its source's own words (agents/anchoring.py) is what its passage
+    states: no model is asked, and the reason says so."""
+    if looks_like_instructions(claim["text"]):
+        reason = "it reads as an instruction to the reader or an AI, not as a fact"
+        return {**claim, "verdict": "unsupported", "reason": reason, "conflicts": []}
+    return {**claim, "verdict": "supported", "reason": "quoted from the cited passage", "conflicts": []}
+
+
 def found_new_evidence(evidence: Mapping[str, Mapping[str, Any]], sq_id: str, round_: int) -> bool:
     """Did round ``round_`` add a passage to this section (the first round always counts)?"""
     return round_ <= 1 or any(
@@ -87,15 +97,20 @@ def verify_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
     pending = [c for items in sections.values() for c in items if c["verdict"] is None]
     evidence = state.get("evidence", {})
     ledger, usage = deps.ledger(state), []
-    if pending:
-        inputs, refs = verifier_inputs(state, pending, deps.limits.max_evidence_per_section)
+    sections = {
+        sq_id: [quote_verdict(c) if c["verdict"] is None and c.get("quoted") else c for c in items]
+        for sq_id, items in sections.items()
+    }
+    to_check = [c for items in sections.values() for c in items if c["verdict"] is None]
+    if to_check:
+        inputs, refs = verifier_inputs(state, to_check, deps.limits.max_evidence_per_section)
         try:
             result = call_structured(
                 deps.model, ledger, task="verifier", inputs=inputs, schema=VerdictsOutput
             )
         except BudgetExceeded as e:
-            trace = [event("verifier", checked=0, pending=len(pending), reason=str(e))]
-            return {**stopped_by(e), "trace": trace}
+            trace = [event("verifier", checked=0, pending=len(to_check), reason=str(e))]
+            return {**stopped_by(e), "claims": sections, "trace": trace}
         usage, verdicts = result.usage, {v.claim_id: v for v in result.value.verdicts}
         sections = {
             sq_id: [
@@ -129,5 +144,13 @@ def verify_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         "status": status,
         "iteration": iteration + 1 if gaps else iteration,
         "llm_usage": usage,
-        "trace": [event("verifier", checked=len(pending), verdicts=verdict_counts, gaps=gaps)],
+        "trace": [
+            event(
+                "verifier",
+                checked=len(pending),
+                quoted=len(pending) - len(to_check),
+                verdicts=verdict_counts,
+                gaps=gaps,
+            )
+        ],
     }

@@ -2,6 +2,7 @@
 
 Citations are enforced here, not trusted: a claim may cite only refs of its own section's evidence
 (chunks retrieved in this run); other refs are removed, and a claim left with no citation is dropped.
+Each kept claim is anchored to the sentence of its source that carries it (agents/anchoring.py).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sleuth.agents.anchoring import anchor_claim
 from sleuth.agents.common import RefTable, event, section_evidence, stopped_by
 from sleuth.agents.deps import ResearchDeps
 from sleuth.agents.schemas import DraftOutput
@@ -23,9 +25,15 @@ def sections_to_write(state: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def assemble_claims(
-    draft: DraftOutput, allowed: Mapping[str, set[str]], refs: RefTable, iteration: int
+    draft: DraftOutput,
+    allowed: Mapping[str, set[str]],
+    refs: RefTable,
+    iteration: int,
+    evidence: Mapping[str, Mapping[str, Any]],
+    min_share: float,
 ) -> tuple[dict[str, list[dict[str, Any]]], int]:
-    """Claims per section with citations mapped to chunk ids; also how many claims were dropped."""
+    """Claims per section with citations mapped to chunk ids and anchored to the words of their source
+    (agents/anchoring.py); also how many claims were dropped."""
     claims: dict[str, list[dict[str, Any]]] = {sq_id: [] for sq_id in allowed}
     dropped = 0
     for section in draft.sections:
@@ -39,16 +47,19 @@ def assemble_claims(
                 if r in allowed[section.id]
             ]
             text = " ".join(claim.text.split())
-            claim_id = short_id(section.id, text, str(iteration))
-            if not cited or not text or any(c["id"] == claim_id for c in claims[section.id]):
+            if not cited or not text:
                 dropped += 1
+                continue
+            drafted = {"text": text, "citations": cited, "sub_question_id": section.id}
+            anchored = anchor_claim(drafted, evidence, min_share)
+            claim_id = short_id(section.id, anchored["text"], str(iteration))
+            if any(c["id"] == claim_id for c in claims[section.id]):
+                dropped += 1  # two drafts anchored to the same words are one claim
                 continue
             claims[section.id].append(
                 {
                     "id": claim_id,
-                    "sub_question_id": section.id,
-                    "text": text,
-                    "citations": cited,
+                    **anchored,
                     "verdict": None,
                     "reason": "",
                     "conflicts": [],
@@ -87,7 +98,14 @@ def write_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         except BudgetExceeded as e:
             trace = [event("writer", sections=[sq["id"] for sq in todo], written=False, reason=str(e))]
             return {**stopped_by(e), "trace": trace}
-    claims, dropped = assemble_claims(draft, allowed, refs, int(state.get("iteration", 1)))
+    claims, dropped = assemble_claims(
+        draft,
+        allowed,
+        refs,
+        int(state.get("iteration", 1)),
+        state.get("evidence", {}),
+        deps.limits.grounding_min_coverage,
+    )
     counts = {sq_id: len(items) for sq_id, items in claims.items()}
     update.update(
         claims=claims, llm_usage=usage, trace=[event("writer", claims=counts, dropped_uncited=dropped)]

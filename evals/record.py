@@ -73,3 +73,23 @@ class EvalRun:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
         os.replace(tmp, path)
         return path
+
+
+class RowLog:
+    """The finished rows of a long eval, one JSON line each as it finishes (under evals/results/cache/), so
+    a stopped run picks up where it stopped. A row with an ``error`` is run again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.done: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line) if line.strip() else {}
+                if row and not row.get("error"):
+                    self.done[str(row["id"])] = row
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(row) + "\n")
+        self.done[str(row["id"])] = row

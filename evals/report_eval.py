@@ -7,12 +7,15 @@ Engine: the LLM that sleuth's settings configure (SLEUTH_LLM_MODEL / OPENAI_MODE
 offline engine; the result's config says which. Per report: evidence recall (gold docs cited by the
 report's claims / present in the gathered evidence), citation precision (an independent judge,
 evals/judge.py), HotpotQA answer EM/F1 per question type (LLM only), SciFact verdict agreement, and cost.
+Each scored report is kept as it finishes (evals/results/cache/<name>-<engine>-<config hash>.jsonl): a
+stopped run started again with the same settings resumes; delete that file to start over.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import random
 import sys
@@ -37,7 +40,7 @@ from evals.datasets import (
     resolve_data_dir,
 )
 from evals.hotpot_eval import SAMPLE_SEED, sample_questions
-from evals.record import RESULTS_DIR, EvalRun
+from evals.record import RESULTS_DIR, EvalRun, RowLog, git_commit
 from evals.report_scoring import ReportCase, Scorers, score_report, summarise
 from sleuth.agents.budget import ResearchLimits
 from sleuth.agents.deps import ResearchDeps
@@ -64,16 +67,31 @@ def configured_engine(
 
 
 def research_and_score(
-    cases: list[ReportCase], corpus: LocalCorpus, scorers: Scorers, dataset: str
+    cases: list[ReportCase], corpus: LocalCorpus, scorers: Scorers, dataset: str, progress: RowLog
 ) -> list[dict[str, Any]]:
+    """Each case's scored row; rows ``progress`` already holds are not run again. A row keeps the eval's
+    own model calls for it (``eval_usage``: judge, answer, verdict), so a resumed run's totals add up."""
     graph = build_graph(ResearchDeps(model=scorers.model, search=corpus, limits=scorers.limits))
-    rows = []
+    if progress.done:
+        log.info("eval.report.resumed", rows=len(progress.done), log=str(progress.path))
     for i, case in enumerate(cases, 1):
-        started = time.perf_counter()
+        if case.case_id in progress.done:
+            continue
+        started, mark = time.perf_counter(), scorers.usage_mark()
         state = graph.invoke({"question": case.question, "run_id": f"report-eval-{case.case_id}"})
-        rows.append(score_report(case, state, time.perf_counter() - started, scorers, dataset))
-        log.info("eval.report.scored", case=case.case_id, done=i, of=len(cases), seconds=rows[-1]["seconds"])
-    return rows
+        row = score_report(case, state, time.perf_counter() - started, scorers, dataset)
+        row["eval_usage"] = scorers.usage_since(mark)
+        row["git_commit"] = git_commit()
+        progress.add(row)
+        log.info("eval.report.scored", case=case.case_id, done=i, of=len(cases), seconds=row["seconds"])
+    return [progress.done[case.case_id] for case in cases]
+
+
+def config_tag(config: dict[str, Any]) -> str:
+    """Names a run's row log: the engine and a hash of everything that shapes a report (limits, judge)."""
+    engine = str(config["engine"]).replace(":", "_").replace("/", "_")
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return f"{engine}-{digest}"
 
 
 def run_reports(
@@ -99,7 +117,9 @@ def run_reports(
     }
     run = EvalRun(name, config, sha256)
     corpus, build = build_corpus(config["corpus_name"], docs, root=cache_root)
-    rows = research_and_score(cases, corpus, scorers, config["dataset"])
+    progress = RowLog(cache_root / f"{name}-{config_tag(config)}.jsonl")
+    rows = research_and_score(cases, corpus, scorers, config["dataset"], progress)
+    run.config["commits"] = sorted({str(r.get("git_commit", "unknown")) for r in rows})
     run.results = summarise(rows, scorers, config["dataset"])
     if config["dataset"] == "hotpotqa" and not scorers.llm:
         run.results["answer_em_f1"] = NO_LLM

@@ -61,10 +61,20 @@ class Scorers:
     def llm(self) -> bool:
         return self.model.name not in FREE_MODELS
 
+    def _usage_lists(self) -> list[list[dict[str, Any]]]:
+        lists = [self.verdict_usage, getattr(self.judge, "usage", [])]
+        return lists + ([self.extractor.usage] if self.extractor else [])
+
     def eval_usage(self) -> list[dict[str, Any]]:
         """The eval's own model calls (judge, answer, verdict), outside the research budget."""
-        own = [*self.verdict_usage, *getattr(self.judge, "usage", [])]
-        return own + (self.extractor.usage if self.extractor else [])
+        return [record for records in self._usage_lists() for record in records]
+
+    def usage_mark(self) -> tuple[int, ...]:
+        return tuple(len(records) for records in self._usage_lists())
+
+    def usage_since(self, mark: tuple[int, ...]) -> list[dict[str, Any]]:
+        """The eval's model calls made after ``usage_mark()`` returned ``mark``."""
+        return [r for records, n in zip(self._usage_lists(), mark, strict=True) for r in records[n:]]
 
 
 Claims = list[tuple[str, list[str]]]  # (claim text, cited chunk ids)
@@ -252,7 +262,7 @@ def verdict_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def summarise(rows: list[dict[str, Any]], scorers: Scorers, dataset: str) -> dict[str, Any]:
-    own = scorers.eval_usage()
+    own = [record for row in rows for record in row.get("eval_usage", [])]
     results: dict[str, Any] = {
         "reports": {
             "count": len(rows),

@@ -27,7 +27,7 @@ from evals.corpus_build import CACHE_ROOT, IndexSettings, build_corpus
 from evals.datasets import DatasetNotFound, load_hotpotqa, load_scifact
 from evals.hotpot_eval import sample_questions
 from evals.metrics import ndcg_at
-from evals.record import RESULTS_DIR, EvalRun
+from evals.record import RESULTS_DIR, EvalRun, RowLog
 from sleuth.agents.rerank import rerank_passages
 from sleuth.settings import load_settings
 from sleuth.tools.records import Passage
@@ -69,14 +69,8 @@ def run(args: argparse.Namespace) -> Path:
     corpus, build = build_corpus(args.dataset, docs, settings=IndexSettings(), root=CACHE_ROOT)
     model = reranker.name.replace(":", "_").replace("/", "_")
     tag = f"{args.dataset}-{len(queries)}-{args.reranker}-d{args.depth}-{model}"
-    progress = CACHE_ROOT / f"rerank-{tag}.jsonl"
-    progress.parent.mkdir(parents=True, exist_ok=True)
-    done = {}
-    if progress.exists():
-        for line in progress.read_text().splitlines():
-            row = json.loads(line)
-            if not row.get("error"):  # a query that failed is asked again
-                done[row["id"]] = row
+    progress = RowLog(CACHE_ROOT / f"rerank-{tag}.jsonl")
+    done = progress.done
     eval_run = EvalRun(  # started before the queries: its wall time is this run's (a resumed run's part)
         f"rerank-{tag}",
         {
@@ -91,36 +85,33 @@ def run(args: argparse.Namespace) -> Path:
         checksums,
     )
     metric = "ndcg@10" if args.dataset == "scifact" else "both_gold@10"
-    with progress.open("a") as out:
-        for n, q in enumerate(queries, start=1):
-            if q["id"] in done:
-                continue
-            hybrid = corpus.search(q["text"], k=max(30, args.depth))
-            reranker = make_reranker(settings, args.reranker)  # each query is a search with its own budget
-            started = time.perf_counter()
-            try:
-                reranked = rerank_passages(reranker, q["text"], hybrid, args.depth)
-                error = None
-            except Exception as e:  # noqa: BLE001 - one query's failure is recorded, the run goes on
-                reranked, error = hybrid, f"{type(e).__name__}: {e}"
-            seconds = time.perf_counter() - started
-            usage = getattr(reranker, "usage", [])
-            row = {
-                "id": q["id"],
-                "hybrid": score(args.dataset, doc_ranking(hybrid), q["gold"]),
-                "reranked": score(args.dataset, doc_ranking(reranked), q["gold"]),
-                "order_changed": [p.chunk_id for p in reranked[: args.depth]]
-                != [p.chunk_id for p in hybrid[: args.depth]],
-                "seconds": round(seconds, 2),
-                "calls": len(usage),
-                "tokens": sum(u["prompt_tokens"] + u["completion_tokens"] for u in usage),
-                "repairs": sum(1 for u in usage if u.get("repair")),
-                "error": error,
-            }
-            out.write(json.dumps(row) + "\n")
-            out.flush()
-            done[q["id"]] = row
-            log.info("eval.rerank.query", n=n, of=len(queries), **{k: v for k, v in row.items() if k != "id"})
+    for n, q in enumerate(queries, start=1):
+        if q["id"] in done:
+            continue
+        hybrid = corpus.search(q["text"], k=max(30, args.depth))
+        reranker = make_reranker(settings, args.reranker)  # each query is a search with its own budget
+        started = time.perf_counter()
+        try:
+            reranked = rerank_passages(reranker, q["text"], hybrid, args.depth)
+            error = None
+        except Exception as e:  # noqa: BLE001 - one query's failure is recorded, the run goes on
+            reranked, error = hybrid, f"{type(e).__name__}: {e}"
+        seconds = time.perf_counter() - started
+        usage = getattr(reranker, "usage", [])
+        row = {
+            "id": q["id"],
+            "hybrid": score(args.dataset, doc_ranking(hybrid), q["gold"]),
+            "reranked": score(args.dataset, doc_ranking(reranked), q["gold"]),
+            "order_changed": [p.chunk_id for p in reranked[: args.depth]]
+            != [p.chunk_id for p in hybrid[: args.depth]],
+            "seconds": round(seconds, 2),
+            "calls": len(usage),
+            "tokens": sum(u["prompt_tokens"] + u["completion_tokens"] for u in usage),
+            "repairs": sum(1 for u in usage if u.get("repair")),
+            "error": error,
+        }
+        progress.add(row)
+        log.info("eval.rerank.query", n=n, of=len(queries), **{k: v for k, v in row.items() if k != "id"})
     rows = [done[q["id"]] for q in queries]
     mean = lambda key: round(sum(r[key] for r in rows) / len(rows), 4)  # noqa: E731
     median = lambda key: sorted(r[key] for r in rows)[len(rows) // 2]  # noqa: E731

@@ -7,7 +7,7 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-from sleuth.reports.render import cost_line, verification_line
+from sleuth.reports.render import claim_text, cost_line, verification_line
 
 
 def _cites(numbers: list[int]) -> str:
@@ -17,7 +17,7 @@ def _cites(numbers: list[int]) -> str:
 def _claims(doc: Any, claims: list[Mapping[str, Any]]) -> None:
     for claim in claims:
         item = doc.add_paragraph(style="List Bullet")
-        item.add_run(f"{claim['text']} ")
+        item.add_run(f"{claim_text(claim)} ")
         item.add_run(_cites(claim["citations"])).bold = True
         verdict = claim.get("verdict") or "not verified"
         reason = f": {claim['reason']}" if claim.get("reason") else ""

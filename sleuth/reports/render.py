@@ -25,6 +25,11 @@ def verification_line(report: Report) -> str:
     return line + "."
 
 
+def claim_text(claim: Mapping[str, Any]) -> str:
+    """A claim that is its source's own words shows in quotation marks."""
+    return f"“{claim['text']}”" if claim.get("quoted") else str(claim["text"])
+
+
 def _cites(numbers: list[int]) -> str:
     return "".join(f"[{n}]" for n in numbers)
 
@@ -35,7 +40,7 @@ def _section_lines(section: Mapping[str, Any], complete: bool) -> list[str]:
         lines += [f"_Searched the web: {section.get('retrieval_reason', '')}._", ""]
     for claim in section["claims"]:
         mark = " (not verified)" if claim["verdict"] is None else ""
-        lines.append(f"- {claim['text']} {_cites(claim['citations'])}{mark}")
+        lines.append(f"- {claim_text(claim)} {_cites(claim['citations'])}{mark}")
     if not section["written"]:
         found = section.get("unwritten_evidence", [])
         lines.append("_Not written: the run stopped before this section was drafted._")

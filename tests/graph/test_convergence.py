@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sleuth.agents.anchoring import find_anchor
 from sleuth.agents.context_fit import estimate_tokens
 from sleuth.agents.deps import ResearchDeps
 from sleuth.agents.grounding import grounding_gap
@@ -186,3 +187,52 @@ def test_an_ambiguous_question_states_the_reading_it_followed() -> None:
     state, _ = research(responders, "How do you tune Java?", max_iterations=1)
     assert state["report"]["assumption"] == "Assuming Java the programming language."
     assert "> **Assumed:** Assuming Java the programming language." in render_markdown(state["report"])
+
+
+def test_a_loose_paraphrase_becomes_its_sources_own_words_and_needs_no_verifier_call() -> None:
+    # "controls the saturation of term frequency": most words are in the k1 sentence, not all
+    responders = {
+        "planner": plan_of("What does the k1 parameter of BM25 do?"),
+        "rewriter": queries_from_question,
+        "writer": writer_of("The k1 parameter governs saturation of term frequency."),
+        "verifier": verdict_for_all("unsupported"),  # must not be asked about a quote
+    }
+    state, model = research(responders, "What does the k1 parameter of BM25 do?", max_iterations=1)
+    report = state["report"]
+    [claim] = [c for s in report["sections"] for c in s["claims"]]
+    assert claim["quoted"] and claim["verdict"] == "supported"
+    assert (
+        claim["text"]
+        == "Its k1 parameter controls term-frequency saturation and b controls length normalisation."
+    )
+    source = next(s for s in report["sources"] if s["n"] == claim["quote"]["n"])
+    assert source["text"][claim["quote"]["start"] : claim["quote"]["end"]] == claim["text"]
+    assert claim["citations"] == [claim["quote"]["n"]]
+    assert "verifier" not in [r["task"] for r in state["llm_usage"]]
+    assert f"“{claim['text']}”" in render_markdown(report)
+
+
+def test_a_claim_whose_words_are_all_in_one_sentence_keeps_them_and_is_verified() -> None:
+    responders = {
+        "planner": plan_of("What does the k1 parameter of BM25 do?"),
+        "rewriter": queries_from_question,
+        "writer": writer_of("The k1 parameter of BM25 controls term-frequency saturation."),
+        "verifier": verdict_for_all("supported"),
+    }
+    state, _ = research(responders, "What does the k1 parameter of BM25 do?", max_iterations=1)
+    [claim] = [c for s in state["report"]["sections"] for c in s["claims"]]
+    assert claim["text"] == "The k1 parameter of BM25 controls term-frequency saturation."
+    assert not claim["quoted"] and claim["reason"] == "scripted"
+    source = next(s for s in state["report"]["sources"] if s["n"] == claim["quote"]["n"])
+    assert source["text"][claim["quote"]["start"] : claim["quote"]["end"]].startswith("Its k1 parameter")
+    assert "verifier" in [r["task"] for r in state["llm_usage"]]
+
+
+def test_an_anchor_is_the_shortest_window_holding_most_of_the_claim() -> None:
+    text = "Alpha beta gamma. Delta epsilon zeta. Eta theta iota."
+    found = find_anchor("Delta and zeta and theta.", {"c": text})
+    assert found is not None and (found.text, found.share) == ("Delta epsilon zeta. Eta theta iota.", 1.0)
+    assert text[found.start : found.end] == found.text
+    single = find_anchor("Epsilon zeta kappa.", {"c": text})
+    assert single is not None and single.text == "Delta epsilon zeta." and round(single.share, 2) == 0.67
+    assert find_anchor("of the and", {"c": text}) is None

@@ -1,0 +1,87 @@
+"""Anchoring a written claim to the exact words of its source.
+
+Every claim the writer keeps is tied to the sentence (or two adjacent sentences) of a cited passage that
+carries most of its content terms: the claim's ``quote``, as character offsets into that passage, so a
+citation resolves to the exact place it came from. A small model paraphrases loosely ("the 2022 final"
+for "the final of the 2022 tournament", a date moved into another clause), and a loose paraphrase is a
+wrong citation to a reader who checks. So a claim in the model's own words is kept only when its quote
+holds every one of its content terms and numbers; a claim only partly carried by its quote (at least
+``min_share`` of its terms) is replaced by the quote itself, which is what the passage states; a claim
+below that is left as written, for the verifier's grounding rule to reject (agents/grounding.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sleuth.agents.textmatch import content_terms, split_sentences
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+MAX_QUOTE_CHARS = 400  # two sentences longer than this are not a quote to check at a glance
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where a claim's words are: ``text`` is ``passage[start:end]`` of chunk ``chunk_id``."""
+
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+    share: float  # share of the claim's distinct content terms (and numbers) found in the window
+
+    def record(self) -> dict[str, Any]:
+        return {"chunk_id": self.chunk_id, "start": self.start, "end": self.end}
+
+
+def _terms(text: str) -> set[str]:
+    return set(content_terms(text)) | set(_NUMBER.findall(text))
+
+
+def _windows(text: str) -> Iterable[tuple[int, int]]:
+    sentences = split_sentences(text)
+    for i, s in enumerate(sentences):
+        yield s.start, s.end
+        if i + 1 < len(sentences) and sentences[i + 1].end - s.start <= MAX_QUOTE_CHARS:
+            yield s.start, sentences[i + 1].end
+
+
+def find_anchor(claim: str, passages: Mapping[str, str]) -> Anchor | None:
+    """The window of the cited passages (chunk id -> text) that holds the largest share of the claim's
+    content terms; the shorter window on a tie, so a one-sentence quote beats two. None without terms."""
+    wanted = _terms(claim)
+    if not wanted:
+        return None
+    best: tuple[float, int, Anchor] | None = None
+    for chunk_id, text in passages.items():
+        for start, end in _windows(text):
+            share = len(wanted & _terms(text[start:end])) / len(wanted)
+            key = (share, -(end - start))
+            if best is None or key > best[:2]:
+                window = " ".join(text[start:end].replace("**", "").replace("`", "").split())
+                best = (share, -(end - start), Anchor(chunk_id, start, end, window, share))
+    return best[2] if best is not None else None
+
+
+def anchor_claim(
+    claim: Mapping[str, Any], evidence: Mapping[str, Mapping[str, Any]], min_share: float
+) -> dict[str, Any]:
+    """The claim with its ``quote`` (offsets into the anchoring passage), reworded to the quote when the
+    model's words go beyond it (``quoted`` True, citing only the passage that carries it)."""
+    passages = {c: str(evidence[c]["text"]) for c in claim["citations"] if c in evidence}
+    found = find_anchor(claim["text"], passages)
+    if found is None or found.share < min_share:
+        return {**claim, "quote": None, "quoted": False}
+    if found.share >= 1.0:
+        return {**claim, "quote": found.record(), "quoted": False}
+    return {
+        **claim,
+        "text": found.text,
+        "citations": [found.chunk_id],
+        "quote": found.record(),
+        "quoted": True,
+        "drafted": claim["text"],
+    }
