@@ -79,17 +79,18 @@ class RowLog:
     """The finished rows of a long eval, one JSON line each as it finishes (under evals/results/cache/), so
     a stopped run picks up where it stopped. A row with an ``error`` is run again."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path | None) -> None:
+        self.path = path  # None: kept in memory only
         self.done: dict[str, dict[str, Any]] = {}
-        if path.exists():
+        if path is not None and path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():
                 row = json.loads(line) if line.strip() else {}
                 if row and not row.get("error"):
                     self.done[str(row["id"])] = row
 
     def add(self, row: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(row) + "\n")
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(row) + "\n")
         self.done[str(row["id"])] = row

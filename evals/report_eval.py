@@ -7,8 +7,9 @@ Engine: the LLM that sleuth's settings configure (SLEUTH_LLM_MODEL / OPENAI_MODE
 offline engine; the result's config says which. Per report: evidence recall (gold docs cited by the
 report's claims / present in the gathered evidence), citation precision (an independent judge,
 evals/judge.py), HotpotQA answer EM/F1 per question type (LLM only), SciFact verdict agreement, and cost.
-Each scored report is kept as it finishes (evals/results/cache/<name>-<engine>-<config hash>.jsonl): a
-stopped run started again with the same settings resumes; delete that file to start over.
+With an LLM, the result is named after the model (report-hotpotqa-20-<model>.json), and each scored report
+is kept as it finishes (evals/results/cache/<name>-<config hash>.jsonl): a stopped run started again with
+the same settings resumes; delete that file to start over.
 """
 
 from __future__ import annotations
@@ -88,10 +89,8 @@ def research_and_score(
 
 
 def config_tag(config: dict[str, Any]) -> str:
-    """Names a run's row log: the engine and a hash of everything that shapes a report (limits, judge)."""
-    engine = str(config["engine"]).replace(":", "_").replace("/", "_")
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    return f"{engine}-{digest}"
+    """Names a run's row log: a hash of everything that shapes a report (engine, limits, judge)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
 def run_reports(
@@ -115,9 +114,12 @@ def run_reports(
         "judge": scorers.judge.name,
         "limits": asdict(limits),
     }
+    if scorers.llm:  # an LLM engine's result names it: the offline engine's stays beside it
+        name = f"{name}-{config['engine'].removeprefix('openai:').replace('/', '_')}"
     run = EvalRun(name, config, sha256)
     corpus, build = build_corpus(config["corpus_name"], docs, root=cache_root)
-    progress = RowLog(cache_root / f"{name}-{config_tag(config)}.jsonl")
+    # an LLM report takes minutes: keep each as it finishes; the offline engine's take a second
+    progress = RowLog(cache_root / f"{name}-{config_tag(config)}.jsonl" if scorers.llm else None)
     rows = research_and_score(cases, corpus, scorers, config["dataset"], progress)
     run.config["commits"] = sorted({str(r.get("git_commit", "unknown")) for r in rows})
     run.results = summarise(rows, scorers, config["dataset"])

@@ -104,6 +104,7 @@ def default_deps(settings: Settings | None = None) -> ResearchDeps:
     settings = settings or load_settings()
     # without the web, research only reads the corpus: read-only, so it works beside other readers
     corpus = open_corpus(settings, read_only=web_backend_name(settings) is None or settings.web == "off")
+    corpus.vectors.preload()  # loads while the planner runs
     return ResearchDeps(
         model=make_chat_model(settings),
         search=corpus,

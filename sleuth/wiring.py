@@ -67,12 +67,10 @@ def make_chat_model(settings: Settings) -> ChatModel:
 def make_reranker(settings: Settings, kind: str | None = None) -> Reranker | None:
     """The reranker ``kind`` (default: the ``reranker`` setting); None for "none". A research run builds
     its "llm" reranker itself, inside the run's budget; this one gets a budget of its own."""
-    from sleuth.agents.offline.engine import OFFLINE_ENGINE_NAME
-    from sleuth.agents.rerank import LLMReranker
-    from sleuth.tools.rerank import EndpointReranker
-
     kind = kind or settings.reranker
     if kind == "endpoint":
+        from sleuth.tools.rerank import EndpointReranker
+
         if not settings.rerank_base_url:
             raise ConfigError("the endpoint reranker needs rerank_base_url (the /rerank service's URL)")
         api_key = settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None
@@ -83,6 +81,9 @@ def make_reranker(settings: Settings, kind: str | None = None) -> Reranker | Non
             timeout_s=settings.rerank_timeout_s,
         )
     if kind == "llm":
+        from sleuth.agents.offline.engine import OFFLINE_ENGINE_NAME
+        from sleuth.agents.rerank import LLMReranker
+
         model = make_chat_model(settings)
         if model.name == OFFLINE_ENGINE_NAME:
             raise ConfigError("the llm reranker needs an LLM: set llm_model (and llm_base_url) first")

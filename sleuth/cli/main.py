@@ -135,6 +135,7 @@ def search(
         fail(f"--rerank must be none, llm or endpoint, not {rerank!r}")
     reranker = run_guarded(make_reranker, settings, rerank)
     corpus = run_guarded(open_corpus, settings, read_only=True)  # works beside other readers
+    corpus.vectors.preload()  # the vector index loads while BM25 ranks and the query is embedded
     depth = max(k, settings.rerank_depth) if reranker is not None else k
     passages = run_guarded(corpus.search, query, depth)
     if reranker is not None:

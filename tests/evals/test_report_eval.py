@@ -182,6 +182,16 @@ def test_llm_run_computes_answer_em_f1_and_uses_the_llm_judge(
     assert cost["llm_calls"]["mean"] > 0 and cost["prompt_tokens"]["mean"] > 0
     research_calls = len(tasks) - eval_calls["calls"]
     assert cost["llm_calls"]["mean"] * QUESTIONS == pytest.approx(research_calls)
+    assert path.name == f"report-hotpotqa-{QUESTIONS}-own-scripted-model.json"
+
+    # started again with the same settings, the run resumes: every report is already scored and kept
+    with ScriptedOpenAIServer(responder_by_task(routes)) as again:
+        monkeypatch.setenv("SLEUTH_LLM_BASE_URL", again.base_url)
+        resumed = run_hotpotqa_reports(
+            None, QUESTIONS, own_paragraphs=True, cache_root=cache_root, results_dir=tmp_path / "again"
+        )
+        assert not [r for r in again.requests if r.json]
+    assert json.loads(resumed.read_text())["results"] == results
 
 
 def test_missing_data_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
