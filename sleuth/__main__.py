@@ -1,3 +1,3 @@
-from sleuth.cli.main import app
+from sleuth.cli.main import run
 
-app()
+run()

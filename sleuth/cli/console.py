@@ -3,6 +3,8 @@ the one way a command fails (a one-line reason and an exit code, never a traceba
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -30,6 +32,17 @@ err = Console(stderr=True, soft_wrap=True)  # progress, notices, errors
 
 
 ProgressFn = Callable[[str, dict], None]
+PROCESS = {"own": False}  # True in the `sleuth` process itself (main()), not under a test's CliRunner
+
+
+def leave_now() -> None:
+    """End a read-only command's process at once, skipping interpreter teardown: freeing the loaded vector
+    index and every module took 0.2 s at 300k chunks, a seventh of a cold `sleuth search`. Only for
+    commands that wrote nothing but their output, which is flushed first."""
+    if PROCESS["own"]:
+        for stream in (out.file, err.file, sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(0)
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from sleuth import __version__
 from sleuth.cli.chat import register as register_chat
-from sleuth.cli.console import err, fail, out, run_guarded, work_progress
+from sleuth.cli.console import PROCESS, err, fail, leave_now, out, run_guarded, work_progress
 from sleuth.cli.evals import register as register_eval
 from sleuth.cli.options import DataDirOpt
 from sleuth.cli.research import register as register_research
@@ -127,6 +127,11 @@ def search(
 ) -> None:
     """Hybrid search (BM25 + dense embeddings, fused by normalised scores) over the local corpus,
     optionally reranked (`--rerank llm|endpoint`)."""
+    show_search(query, k, as_json, rerank, data_dir)
+    leave_now()
+
+
+def show_search(query: str, k: int, as_json: bool, rerank: str | None, data_dir: Path | None) -> None:
     from sleuth.agents.relevance import is_relevant
     from sleuth.wiring import limits_from_settings, make_reranker, open_corpus
 
@@ -255,3 +260,9 @@ register_eval(app)
 register_research(app)
 register_schedule(app)
 register_serve(app)
+
+
+def run() -> None:
+    """`sleuth` as its own process: the console script and ``python -m sleuth``."""
+    PROCESS["own"] = True
+    app()

@@ -74,6 +74,13 @@ def check_report(report: dict, evidence_text: dict[str, str]) -> None:
         if claim["verdict"] == "supported":
             cited = [evidence_text[by_number[n]["chunk_id"]] for n in claim["citations"]]
             assert grounding_gap(claim["text"], cited, 0.5) is None, claim
+        if claim.get("quote"):  # the quote resolves into its source's text
+            quote = claim["quote"]
+            words = by_number[quote["n"]]["text"][quote["start"] : quote["end"]]
+            assert words.strip() and quote["n"] in claim["citations"], claim
+            if claim["quoted"]:
+                plain = " ".join(words.replace("**", "").replace("`", "").split())
+                assert claim["text"] == plain, claim
 
 
 def chunk_texts(data_dir: Path) -> dict[str, str]:
