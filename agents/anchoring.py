@@ -6,8 +6,9 @@ citation resolves to the exact place it came from. A small model paraphrases loo
 for "the final of the 2022 tournament", a date moved into another clause), and a loose paraphrase is a
 wrong citation to a reader who checks. So a claim in the model's own words is kept only when its quote
 holds every one of its content terms and numbers; a claim only partly carried by its quote (at least
-``min_share`` of its terms) is replaced by the quote itself, which is what the passage states; a claim
-below that is left as written, for the verifier's grounding rule to reject (agents/grounding.py).
+``min_share`` of its terms, and every number it states) is replaced by the quote itself, which is what
+the passage states; any other claim is left as written, for the verifier's grounding rule to reject
+(agents/grounding.py).
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def anchor_claim(
     found = find_anchor(claim["text"], passages)
     if found is None or found.share < min_share:
         return {**claim, "quote": None, "quoted": False}
+    if set(_NUMBER.findall(claim["text"])) - set(_NUMBER.findall(found.text)):
+        # "won in 2022" anchored to "won in 2018": quoting would answer another question; left to the
+        # grounding rule, which rejects a number its passages do not state
+        return {**claim, "quote": found.record(), "quoted": False}
     if found.share >= 1.0:
         return {**claim, "quote": found.record(), "quoted": False}
     return {

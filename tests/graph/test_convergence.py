@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sleuth.agents.anchoring import find_anchor
+from sleuth.agents.anchoring import anchor_claim, find_anchor
 from sleuth.agents.context_fit import estimate_tokens
 from sleuth.agents.deps import ResearchDeps
 from sleuth.agents.grounding import grounding_gap
@@ -236,3 +236,13 @@ def test_an_anchor_is_the_shortest_window_holding_most_of_the_claim() -> None:
     single = find_anchor("Epsilon zeta kappa.", {"c": text})
     assert single is not None and single.text == "Delta epsilon zeta." and round(single.share, 2) == 0.67
     assert find_anchor("of the and", {"c": text}) is None
+
+
+def test_a_claim_is_never_quoted_into_a_sentence_with_other_numbers() -> None:
+    evidence = {"c": {"text": "France won the World Cup in 2018. The final was played in Moscow."}}
+    claim = {"text": "France won the World Cup in 2022.", "citations": ["c"], "sub_question_id": "s"}
+    kept = anchor_claim(claim, evidence, 0.5)
+    assert kept["text"] == claim["text"] and not kept["quoted"]  # the grounding rule rejects it
+    assert grounding_gap(kept["text"], [evidence["c"]["text"]], 0.5) == "the cited passages do not state 2022"
+    loose = anchor_claim({**claim, "text": "In 2018 the World Cup went to France."}, evidence, 0.5)
+    assert loose["quoted"] and loose["text"] == "France won the World Cup in 2018."
