@@ -13,14 +13,13 @@ the passage states; any other claim is left as written, for the verifier's groun
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sleuth.agents.grounding import stated_numbers
 from sleuth.agents.textmatch import content_terms, split_sentences
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 MAX_QUOTE_CHARS = 400  # two sentences longer than this are not a quote to check at a glance
 
 
@@ -39,7 +38,7 @@ class Anchor:
 
 
 def _terms(text: str) -> set[str]:
-    return set(content_terms(text)) | set(_NUMBER.findall(text))
+    return set(content_terms(text)) | set(stated_numbers(text))
 
 
 def _windows(text: str) -> Iterable[tuple[int, int]]:
@@ -76,7 +75,7 @@ def anchor_claim(
     found = find_anchor(claim["text"], passages)
     if found is None or found.share < min_share:
         return {**claim, "quote": None, "quoted": False}
-    if set(_NUMBER.findall(claim["text"])) - set(_NUMBER.findall(found.text)):
+    if set(stated_numbers(claim["text"])) - set(stated_numbers(found.text)):
         # "won in 2022" anchored to "won in 2018": quoting would answer another question; left to the
         # grounding rule, which rejects a number its passages do not state
         return {**claim, "quote": found.record(), "quoted": False}

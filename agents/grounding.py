@@ -14,6 +14,11 @@ from sleuth.agents.textmatch import coverage
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
+def stated_numbers(text: str) -> list[str]:
+    """The numbers ``text`` states, in order ("1994", "3.5", "10,000")."""
+    return _NUMBER.findall(text)
+
+
 def grounding_gap(claim: str, cited_texts: Iterable[str], min_coverage: float) -> str | None:
     """Why the cited passages do not ground ``claim`` (a one-line reason), or None when they do: at least
     ``min_coverage`` of its content words appear in them, and so does every number it states."""
@@ -23,8 +28,8 @@ def grounding_gap(claim: str, cited_texts: Iterable[str], min_coverage: float) -
     share = coverage(claim, joined)
     if share < min_coverage:
         return f"only {share:.0%} of its content words are in the cited passages"
-    numbers = set(_NUMBER.findall(joined))
-    missing = [n for n in dict.fromkeys(_NUMBER.findall(claim)) if n not in numbers]
+    numbers = set(stated_numbers(joined))
+    missing = [n for n in dict.fromkeys(stated_numbers(claim)) if n not in numbers]
     if missing:
         return f"the cited passages do not state {', '.join(missing)}"
     return None

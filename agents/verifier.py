@@ -38,6 +38,12 @@ def verifier_inputs(
     return {"claims": claims, "evidence": items}, refs
 
 
+def instruction_refusal(claim: dict[str, Any]) -> dict[str, Any]:
+    """Whatever its source or verdict, a claim that reads as an instruction is not part of the answer."""
+    reason = "it reads as an instruction to the reader or an AI, not as a fact"
+    return {**claim, "verdict": "unsupported", "reason": reason, "conflicts": []}
+
+
 def apply_verdict(
     claim: dict[str, Any],
     verdict: ClaimVerdict | None,
@@ -56,8 +62,7 @@ def apply_verdict(
         refs.chunk_of[r] for r in verdict.conflicting_refs if refs.chunk_of.get(r) not in (None, *own)
     ]
     if looks_like_instructions(claim["text"]):
-        reason = "it reads as an instruction to the reader or an AI, not as a fact"
-        return {**claim, "verdict": "unsupported", "reason": reason, "conflicts": []}
+        return instruction_refusal(claim)
     if verdict.verdict == "supported":
         gap = grounding_gap(
             claim["text"], [evidence[c]["text"] for c in claim["citations"] if c in evidence], min_coverage
@@ -71,8 +76,7 @@ def quote_verdict(claim: dict[str, Any]) -> dict[str, Any]:
     """A claim the writer replaced by its source's own words (agents/anchoring.py) is what its passage
     states: no model is asked, and the reason says so."""
     if looks_like_instructions(claim["text"]):
-        reason = "it reads as an instruction to the reader or an AI, not as a fact"
-        return {**claim, "verdict": "unsupported", "reason": reason, "conflicts": []}
+        return instruction_refusal(claim)
     return {**claim, "verdict": "supported", "reason": "quoted from the cited passage", "conflicts": []}
 
 
