@@ -41,12 +41,16 @@ def _terms(text: str) -> set[str]:
     return set(content_terms(text)) | set(stated_numbers(text))
 
 
-def _windows(text: str) -> Iterable[tuple[int, int]]:
+def _windows(text: str) -> Iterable[tuple[int, int, set[str]]]:
+    """(start, end, terms) of each sentence and of each short pair of adjacent ones. Each sentence's
+    terms are found once: a pair's are its two sentences' and the gap's (no word spans a boundary)."""
     sentences = split_sentences(text)
+    terms = [_terms(text[s.start : s.end]) for s in sentences]
     for i, s in enumerate(sentences):
-        yield s.start, s.end
+        yield s.start, s.end, terms[i]
         if i + 1 < len(sentences) and sentences[i + 1].end - s.start <= MAX_QUOTE_CHARS:
-            yield s.start, sentences[i + 1].end
+            gap = _terms(text[s.end : sentences[i + 1].start])
+            yield s.start, sentences[i + 1].end, terms[i] | gap | terms[i + 1]
 
 
 def find_anchor(claim: str, passages: Mapping[str, str]) -> Anchor | None:
@@ -57,8 +61,8 @@ def find_anchor(claim: str, passages: Mapping[str, str]) -> Anchor | None:
         return None
     best: tuple[float, int, Anchor] | None = None
     for chunk_id, text in passages.items():
-        for start, end in _windows(text):
-            share = len(wanted & _terms(text[start:end])) / len(wanted)
+        for start, end, found in _windows(text):
+            share = len(wanted & found) / len(wanted)
             key = (share, -(end - start))
             if best is None or key > best[:2]:
                 window = " ".join(text[start:end].replace("**", "").replace("`", "").split())
