@@ -57,12 +57,9 @@ def _claim_view(claim: Mapping[str, Any], table: SourceTable) -> dict[str, Any]:
     view["citations"] = table.cite(list(claim["citations"]))
     view["conflicts"] = table.cite(list(claim.get("conflicts", [])))
     quote = claim.get("quote")
-    if quote and table.cite([quote["chunk_id"]]):
-        view["quote"] = {
-            "n": table.cite([quote["chunk_id"]])[0],
-            "start": quote["start"],
-            "end": quote["end"],
-        }
+    quoted_source = table.cite([quote["chunk_id"]]) if quote else []
+    if quoted_source:
+        view["quote"] = {"n": quoted_source[0], "start": quote["start"], "end": quote["end"]}
     view["quoted"] = bool(claim.get("quoted"))
     return view
 

@@ -75,6 +75,7 @@ def research_and_score(
     graph = build_graph(ResearchDeps(model=scorers.model, search=corpus, limits=scorers.limits))
     if progress.done:
         log.info("eval.report.resumed", rows=len(progress.done), log=str(progress.path))
+    commit = git_commit()
     for i, case in enumerate(cases, 1):
         if case.case_id in progress.done:
             continue
@@ -82,7 +83,7 @@ def research_and_score(
         state = graph.invoke({"question": case.question, "run_id": f"report-eval-{case.case_id}"})
         row = score_report(case, state, time.perf_counter() - started, scorers, dataset)
         row["eval_usage"] = scorers.usage_since(mark)
-        row["git_commit"] = git_commit()
+        row["git_commit"] = commit
         progress.add(row)
         log.info("eval.report.scored", case=case.case_id, done=i, of=len(cases), seconds=row["seconds"])
     return [progress.done[case.case_id] for case in cases]

@@ -65,15 +65,12 @@ class Scorers:
         lists = [self.verdict_usage, getattr(self.judge, "usage", [])]
         return lists + ([self.extractor.usage] if self.extractor else [])
 
-    def eval_usage(self) -> list[dict[str, Any]]:
-        """The eval's own model calls (judge, answer, verdict), outside the research budget."""
-        return [record for records in self._usage_lists() for record in records]
-
     def usage_mark(self) -> tuple[int, ...]:
         return tuple(len(records) for records in self._usage_lists())
 
     def usage_since(self, mark: tuple[int, ...]) -> list[dict[str, Any]]:
-        """The eval's model calls made after ``usage_mark()`` returned ``mark``."""
+        """The eval's own model calls (judge, answer, verdict: outside the research budget) made after
+        ``usage_mark()`` returned ``mark``."""
         return [r for records, n in zip(self._usage_lists(), mark, strict=True) for r in records[n:]]
 
 

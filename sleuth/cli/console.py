@@ -32,7 +32,7 @@ err = Console(stderr=True, soft_wrap=True)  # progress, notices, errors
 
 
 ProgressFn = Callable[[str, dict], None]
-PROCESS = {"own": False}  # True in the `sleuth` process itself (main()), not under a test's CliRunner
+PROCESS = {"own": False}  # True in the `sleuth` process itself (cli.main.run), not under a test's CliRunner
 
 
 def leave_now() -> None:
