@@ -114,6 +114,21 @@ def _section(sq: Mapping[str, Any], state: Mapping[str, Any], table: SourceTable
     return section
 
 
+def sequential_llm_rounds(records: list[Mapping[str, Any]]) -> int:
+    """Model calls on the critical path: how many rounds of calls had to wait for each other, however
+    parallel the endpoint. Per research round the sub-questions' branches run side by side (the longest
+    branch counts), then the writer and the verifier; a repair re-ask waits for its call."""
+    depth: dict[tuple[Any, str], dict[Any, int]] = {}
+    for record in records:
+        if record.get("model") in FREE_MODELS:
+            continue
+        branch = "section" in record
+        stage = depth.setdefault((record.get("round"), "branch" if branch else record["task"]), {})
+        lane = record.get("section")
+        stage[lane] = stage.get(lane, 0) + 1
+    return sum(max(lanes.values()) for lanes in depth.values())
+
+
 def usage_summary(records: list[Mapping[str, Any]]) -> dict[str, Any]:
     """What the turn's model calls cost and where the time went: calls, tokens, seconds per task, how
     many answers needed the repair re-ask or ran without ``json_schema``, passages left out to fit."""
@@ -128,6 +143,7 @@ def usage_summary(records: list[Mapping[str, Any]]) -> dict[str, Any]:
         "llm_calls": calls,
         "tokens": tokens,
         "seconds_by_task": seconds,
+        "sequential_llm_rounds": sequential_llm_rounds(paid),
         "repairs": sum(1 for r in paid if r.get("repair")),
         "without_json_schema": sum(
             1 for r in paid if r.get("structured_output") not in (None, "json_schema")

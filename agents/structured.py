@@ -124,7 +124,8 @@ def usage_record(
     task: str, prompt_id: str, response: ChatResponse, model_name: str, **measured: Any
 ) -> dict[str, Any]:
     """One model call in the run record. ``measured``: seconds, repair (this was the repair re-ask),
-    structured_output (how the schema was enforced), evidence_dropped (to fit the context window)."""
+    structured_output (how the schema was enforced), evidence_dropped (to fit the context window).
+    The graph adds where the call was made (``graphs.research.where_called``)."""
     return {
         "task": task,
         "prompt_id": prompt_id,

@@ -4,8 +4,10 @@ LLM rounds on the critical path for a 3-sub-question plan (scripted OpenAI-compa
     python benchmarks/research_bench.py [--data-dir DIR] [--runs 3] [--delay 0.2]
 
 Without --data-dir the sample corpus is ingested into a temporary directory first (not timed).
-The critical path is the longest chain of LLM requests that did not overlap in time: parallel
-sub-question branches overlap, so they count once.
+Sequential LLM rounds are the report's own count (``usage.sequential_llm_rounds``): the calls that had
+to wait for each other, with parallel sub-question branches counted once. ``calls_in_sequence_measured``
+is the longest chain of requests the server saw that did not overlap in time: it equals the rounds only
+when ``llm_max_concurrency`` lets the branches' calls run side by side.
 """
 
 from __future__ import annotations
@@ -90,7 +92,13 @@ def llm_rounds(settings, delay_s: float) -> dict:
         "verifier": all_supported,
     }
     with ScriptedOpenAIServer(responder_by_task({task: timed(r) for task, r in routes.items()})) as server:
-        model = OpenAIChatModel(server.base_url, None, "scripted-model", timeout_s=30)
+        model = OpenAIChatModel(
+            server.base_url,
+            None,
+            "scripted-model",
+            timeout_s=30,
+            max_concurrency=settings.llm_max_concurrency,
+        )
         deps = ResearchDeps(model=model, search=open_corpus(settings), limits=limits_from_settings(settings))
         t0 = time.perf_counter()
         report = run_research(settings, "BM25 vs dense retrieval", deps=deps).report
@@ -102,7 +110,9 @@ def llm_rounds(settings, delay_s: float) -> dict:
         "sub_questions": len(report["sections"]),
         "llm_calls": report["usage"]["llm_calls"],
         "calls_by_task": per_task,
-        "sequential_llm_rounds": critical_path(intervals),
+        "sequential_llm_rounds": report["usage"]["sequential_llm_rounds"],
+        "calls_in_sequence_measured": critical_path(intervals),
+        "llm_max_concurrency": settings.llm_max_concurrency,
         "wall_s_with_delay": round(wall, 2),
         "delay_per_call_s": delay_s,
     }

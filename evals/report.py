@@ -122,11 +122,13 @@ def _cost_table(cost: dict[str, dict[str, float]]) -> list[str]:
     names = {
         "llm_calls": "LLM calls",
         "model_calls": "engine calls (offline included)",
+        "sequential_llm_rounds": "sequential LLM rounds (critical path)",
         "prompt_tokens": "prompt tokens",
         "completion_tokens": "completion tokens",
         "seconds": "wall seconds",
     }
-    rows = [[label, *(f"{cost[k][s]:g}" for s in ("mean", "p50", "max"))] for k, label in names.items()]
+    measured = {k: label for k, label in names.items() if k in cost and cost[k].get("reports", 1)}
+    rows = [[label, *(f"{cost[k][s]:g}" for s in ("mean", "p50", "max"))] for k, label in measured.items()]
     return _table(["cost per report", "mean", "p50", "max"], rows)
 
 

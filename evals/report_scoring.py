@@ -20,6 +20,7 @@ from evals.answer_metrics import exact_match, f1_score
 from evals.judge import CitationJudge, LexicalJudge, LLMAnswerExtractor, LLMJudge
 from sleuth.agents.budget import FREE_MODELS, Ledger, ResearchLimits
 from sleuth.agents.common import RefTable, usage_of
+from sleuth.agents.report import sequential_llm_rounds
 from sleuth.agents.schemas import VerdictsOutput
 from sleuth.agents.structured import call_structured
 from sleuth.tools.errors import OutputInvalid
@@ -29,7 +30,14 @@ log = structlog.get_logger(__name__)
 
 LABELS = ("SUPPORT", "CONTRADICT", "NEI")
 LABEL_OF_VERDICT = {"supported": "SUPPORT", "contradicted": "CONTRADICT", "unsupported": "NEI"}
-COST_KEYS = ("model_calls", "llm_calls", "prompt_tokens", "completion_tokens", "seconds")
+COST_KEYS = (
+    "model_calls",
+    "llm_calls",
+    "sequential_llm_rounds",
+    "prompt_tokens",
+    "completion_tokens",
+    "seconds",
+)
 
 
 @dataclass(frozen=True)
@@ -147,6 +155,7 @@ def report_cost(usage: list[Mapping[str, Any]], seconds: float) -> dict[str, Any
     return {
         "model_calls": len(usage),  # offline engine calls included (they cost nothing)
         "llm_calls": len(paid),
+        "sequential_llm_rounds": sequential_llm_rounds(paid),
         "prompt_tokens": sum(int(r.get("prompt_tokens", 0)) for r in paid),
         "completion_tokens": sum(int(r.get("completion_tokens", 0)) for r in paid),
         "seconds": round(seconds, 3),
@@ -274,7 +283,11 @@ def summarise(rows: list[dict[str, Any]], scorers: Scorers, dataset: str) -> dic
         results["citation_precision_lexical"] = precision_summary(rows, scorers.lexical.name, "lexical_")
     if dataset == "scifact":
         results["verdict_agreement"] = verdict_summary(rows)
-    results["cost_per_report"] = {k: spread([float(r[k]) for r in rows]) for k in COST_KEYS}
+    # rows logged before a cost key existed (a resumed eval) leave it out, rather than count as 0
+    results["cost_per_report"] = {
+        k: spread([float(r[k]) for r in rows if k in r]) | {"reports": sum(k in r for r in rows)}
+        for k in COST_KEYS
+    }
     paid = [r for r in own if r.get("model") not in FREE_MODELS]
     results["eval_calls"] = {  # the judge / answer / verdict calls, outside the reports' own cost
         "calls": len(own),

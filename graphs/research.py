@@ -69,6 +69,15 @@ STEP_NAMES |= {
 }
 
 
+def where_called(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Where in the graph a model call was made, for its usage record: the research round and, inside a
+    sub-question's branch, the section. ``agents.report.sequential_llm_rounds`` reads them."""
+    where: dict[str, Any] = {"round": int(state.get("round", state.get("iteration", 1)))}
+    if "sub_question" in state:
+        where["section"] = state["sub_question"]["id"]
+    return where
+
+
 def _node(fn: NodeFn, deps: ResearchDeps) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     """Bind deps to a node function and publish its trace events on the custom stream.
 
@@ -85,6 +94,8 @@ def _node(fn: NodeFn, deps: ResearchDeps) -> Callable[[Mapping[str, Any]], dict[
         except ModelError as e:
             reason = f"the {name} step failed: {e}"
             update = {"stop_reason": reason, "trace": [event(name, failed=True, reason=reason)]}
+        if update.get("llm_usage"):
+            update["llm_usage"] = [{**where_called(state), **r} for r in update["llm_usage"]]
         write = get_stream_writer()
         for entry in update.get("trace", []):
             write({"event": "node", **entry})

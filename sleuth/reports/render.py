@@ -131,9 +131,9 @@ def cost_line(usage: Mapping[str, Any]) -> str:
         return ""
     by_task = usage.get("seconds_by_task", {})
     spent = ", ".join(f"{task} {seconds:g} s" for task, seconds in by_task.items())
-    line = (
-        f"**Cost:** {usage['llm_calls']} LLM calls, {usage['tokens']:,} tokens, {sum(by_task.values()):g} s"
-    )
+    rounds = usage.get("sequential_llm_rounds")
+    calls = f"{usage['llm_calls']} LLM calls" + (f" in {rounds} sequential rounds" if rounds else "")
+    line = f"**Cost:** {calls}, {usage['tokens']:,} tokens, {sum(by_task.values()):g} s"
     line += f" ({spent})" if spent else ""
     extras = []
     if usage.get("repairs"):

@@ -68,7 +68,10 @@ def test_scoring_one_report_and_the_verdict_on_the_claim_itself() -> None:
     agreement = summary["verdict_agreement"]
     assert agreement["accuracy"] == 1.0 and agreement["by_gold_label"]["SUPPORT"]["claims"] == 0
     assert agreement["confusion_gold_to_predicted"]["CONTRADICT"] == {"SUPPORT": 0, "CONTRADICT": 1, "NEI": 0}
-    assert summary["cost_per_report"]["seconds"] == {"mean": 0.3, "p50": 0.3, "max": 0.5}
+    assert summary["cost_per_report"]["seconds"] == {"mean": 0.3, "p50": 0.3, "max": 0.5, "reports": 2}
+    logged_earlier = {k: v for k, v in nei.items() if k != "sequential_llm_rounds"}  # an older row log
+    rounds = summarise([row, logged_earlier], scorers, "scifact")["cost_per_report"]["sequential_llm_rounds"]
+    assert rounds["reports"] == 1  # left out, not counted as 0
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,9 @@ def test_decision_skips_retrieval_when_evidence_suffices_and_retrieves_when_not(
     assert retrievals(state, "sq1") == 1 and retrievals(state, "sq2") == 2  # sq1 skipped its second search
     assert state["status"]["sq1"]["decision"] == "skip" and state["status"]["sq2"]["decision"] == "retrieve"
     assert state["report"]["complete"] and state["report"]["verification"]["supported"] == 2
+    # 10 calls, 8 on the critical path: planner; round 1: both rewriters side by side, writer, verifier;
+    # round 2: sq2's decide then rewriter (beside sq1's decide), writer, verifier
+    assert state["report"]["usage"]["sequential_llm_rounds"] == 8
 
 
 def test_a_429_is_retried_and_the_run_completes() -> None:
@@ -109,6 +112,7 @@ def test_malformed_json_gets_one_repair_and_the_run_completes() -> None:
     assert repair[-2]["role"] == "assistant" and repair[-2]["content"].startswith('{"sections"')
     assert "not valid for the required JSON schema" in repair[-1]["content"]
     assert [u["task"] for u in state["llm_usage"]].count("writer") == 2
+    assert state["report"]["usage"]["sequential_llm_rounds"] == 5  # the repair waited for its call
     assert state["report"]["complete"] and state["report"]["verification"]["supported"] == 1
 
 
