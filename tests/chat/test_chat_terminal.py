@@ -1,6 +1,6 @@
 """`sleuth chat` driven through a pseudo-terminal as a user would: plan approval, cited answers, a
 follow-up that reuses the thread's evidence with stable citation numbers, /save, quit and resume, and
-bad input (empty lines, unknown commands, a very long paste, Ctrl-C mid-run, Ctrl-D)."""
+bad input (empty lines, unknown commands, a very long paste, Ctrl-C at the prompt and mid-run, Ctrl-D)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from sleuth.graphs.checkpoint import thread_config
 from tests.chat.terminal import Terminal
+from tests.fakes.openai_server import Reply, ScriptedOpenAIServer, responder_by_task
+from tests.graph.llm_script import cooperative_model, quote_first_sentences
 from tests.graph.sample_corpus import private_copy, sample_data_dir  # noqa: F401  (session fixture)
 
 PROMPT, PLAN_PROMPT = "sleuth> ", "plan> "
@@ -41,8 +43,8 @@ def chat(data_dir: Path, model_cache_dir: Path) -> Iterator:
     }
     started: list[Terminal] = []
 
-    def start(*args: str) -> Terminal:
-        term = Terminal([sys.executable, "-m", "sleuth", "chat", *args], env)
+    def start(*args: str, **extra_env: str) -> Terminal:
+        term = Terminal([sys.executable, "-m", "sleuth", "chat", *args], env | extra_env)
         started.append(term)
         return term
 
@@ -141,18 +143,31 @@ def test_bad_input_empty_lines_unknown_commands_long_paste_ctrl_c_and_ctrl_d(cha
     term.send("n")
     assert "Plan cancelled" in term.expect(PROMPT, timeout=10)
 
-    term.send("How does reciprocal rank fusion combine rankings?")
-    term.expect(PLAN_PROMPT, timeout=20)
-    for extra in ("What is BM25?", "What is dense retrieval?", "What is a cross-encoder reranker?"):
-        term.send(f"+ {extra}")
-        term.expect(PLAN_PROMPT)
-    term.send("y")
-    term.expect("decide:", timeout=20)
-    term.write("\x03", at_prompt=False)  # Ctrl-C while the graph runs
-    cancelled = term.expect(PROMPT, timeout=20)
-    assert "Run cancelled; thread" in cancelled and "Verification:" not in cancelled
-    term.send("/plan")
-    assert "[4] What is a cross-encoder reranker?" in term.expect(PROMPT)  # the thread kept the plan
+    term.write("\x03", at_prompt=False)  # Ctrl-C at the prompt: the line is dropped, the chat stays
+    term.expect(PROMPT)
     term.write("\x04")  # Ctrl-D
     term.expect("continue with `sleuth chat --thread")
     assert term.wait_exit() == 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_slow_model_call_cancels_the_run_and_the_thread_keeps_its_plan(chat) -> None:
+    # a model that takes a minute to write: Ctrl-C lands mid-run however loaded the machine is (an offline
+    # run can end before the keystroke arrives)
+    slow_writer = lambda request: Reply.slow(60, quote_first_sentences(request))  # noqa: E731
+    routes = cooperative_model("What is BM25?", "What is dense retrieval?", writer=slow_writer)
+    with ScriptedOpenAIServer(responder_by_task(routes)) as server:
+        term = chat(SLEUTH_LLM_BASE_URL=server.base_url, SLEUTH_LLM_MODEL="scripted-model")
+        term.expect(PROMPT, timeout=30)
+        term.send("How do BM25 and dense retrieval differ?")
+        term.expect(PLAN_PROMPT, timeout=20)
+        term.send("y")
+        term.expect("retriever:", timeout=30)
+        term.write("\x03", at_prompt=False)  # Ctrl-C while the writer's call is out
+        cancelled = term.expect(PROMPT, timeout=20)
+        assert "Run cancelled; thread" in cancelled and "Verification:" not in cancelled
+        term.send("/plan")
+        assert "[2] What is dense retrieval?" in term.expect(PROMPT)  # the thread kept the plan
+        term.write("\x04")
+        term.expect("continue with `sleuth chat --thread")
+        assert term.wait_exit() == 0
