@@ -96,6 +96,7 @@ def test_research_on_the_sample_corpus(env: dict[str, str], tmp_path: Path) -> N
     check_report(report, chunk_texts(Path(env["SLEUTH_DATA_DIR"])))
     assert any(section["claims"] for section in report["sections"]), "no section got a claim"
     assert report["usage"]["llm_calls"] >= 3
+    assert 3 <= report["usage"]["sequential_llm_rounds"] <= report["usage"]["llm_calls"]
     print(
         f"\nresearch: {time.monotonic() - started:.0f} s, usage {report['usage']}, complete={report['complete']}"
     )
