@@ -5,10 +5,10 @@ carries most of its content terms: the claim's ``quote``, as character offsets i
 citation resolves to the exact place it came from. A small model paraphrases loosely ("the 2022 final"
 for "the final of the 2022 tournament", a date moved into another clause), and a loose paraphrase is a
 wrong citation to a reader who checks. So a claim in the model's own words is kept only when its quote
-holds every one of its content terms and numbers; a claim only partly carried by its quote (at least
-``min_share`` of its terms, and every number it states) is replaced by the quote itself, which is what
-the passage states; any other claim is left as written, for the verifier's grounding rule to reject
-(agents/grounding.py).
+holds every one of its content terms and numbers (and it keeps only the citations that hold them all); a
+claim only partly carried by its quote (at least ``min_share`` of its terms, and every number it states)
+is replaced by the quote itself, which is what the passage states; any other claim is left as written,
+for the verifier's grounding rule to reject (agents/grounding.py).
 """
 
 from __future__ import annotations
@@ -70,11 +70,27 @@ def find_anchor(claim: str, passages: Mapping[str, str]) -> Anchor | None:
     return best[2] if best is not None else None
 
 
+def _carrying_citations(
+    claim: Mapping[str, Any], passages: Mapping[str, str], found: Anchor
+) -> dict[str, Any]:
+    """A claim its quote carries whole keeps only the citations that carry it whole as well: a reader
+    who follows [2] finds the claim there, not a neighbouring fact. The rest are listed as removed."""
+    carrying = [
+        c
+        for c in claim["citations"]
+        if c == found.chunk_id
+        or (c in passages and (other := find_anchor(claim["text"], {c: passages[c]})) and other.share >= 1.0)
+    ]
+    removed = [c for c in claim["citations"] if c not in carrying]
+    return {"citations": carrying, "citations_removed": removed} if removed else {}
+
+
 def anchor_claim(
     claim: Mapping[str, Any], evidence: Mapping[str, Mapping[str, Any]], min_share: float
 ) -> dict[str, Any]:
     """The claim with its ``quote`` (offsets into the anchoring passage), reworded to the quote when the
-    model's words go beyond it (``quoted`` True, citing only the passage that carries it)."""
+    model's words go beyond it (``quoted`` True, citing only the passage that carries it); a claim kept
+    in the model's words cites only passages that hold all of it."""
     passages = {c: str(evidence[c]["text"]) for c in claim["citations"] if c in evidence}
     found = find_anchor(claim["text"], passages)
     if found is None or found.share < min_share:
@@ -84,7 +100,12 @@ def anchor_claim(
         # grounding rule, which rejects a number its passages do not state
         return {**claim, "quote": found.record(), "quoted": False}
     if found.share >= 1.0:
-        return {**claim, "quote": found.record(), "quoted": False}
+        return {
+            **claim,
+            **_carrying_citations(claim, passages, found),
+            "quote": found.record(),
+            "quoted": False,
+        }
     return {
         **claim,
         "text": found.text,

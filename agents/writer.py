@@ -107,7 +107,7 @@ def write_node(state: Mapping[str, Any], deps: ResearchDeps) -> dict[str, Any]:
         deps.limits.grounding_min_coverage,
     )
     counts = {sq_id: len(items) for sq_id, items in claims.items()}
-    update.update(
-        claims=claims, llm_usage=usage, trace=[event("writer", claims=counts, dropped_uncited=dropped)]
-    )
+    removed = sum(len(c.get("citations_removed", ())) for items in claims.values() for c in items)
+    written = event("writer", claims=counts, dropped_uncited=dropped, citations_removed=removed)
+    update.update(claims=claims, llm_usage=usage, trace=[written])
     return update

@@ -246,3 +246,21 @@ def test_a_claim_is_never_quoted_into_a_sentence_with_other_numbers() -> None:
     assert grounding_gap(kept["text"], [evidence["c"]["text"]], 0.5) == "the cited passages do not state 2022"
     loose = anchor_claim({**claim, "text": "In 2018 the World Cup went to France."}, evidence, 0.5)
     assert loose["quoted"] and loose["text"] == "France won the World Cup in 2018."
+
+
+def test_a_claim_kept_in_the_models_words_cites_only_the_passages_that_hold_it() -> None:
+    evidence = {
+        "a": {"text": "BM25 saturates term frequency with its k1 parameter."},
+        "b": {"text": "Dense retrieval embeds queries and passages in one vector space."},
+        "c": {"text": "In BM25, the k1 parameter saturates term frequency."},
+    }
+    claim = {
+        "text": "BM25 saturates term frequency with k1.",
+        "citations": ["b", "a", "c"],
+        "sub_question_id": "s",
+    }
+    kept = anchor_claim(claim, evidence, 0.5)
+    assert kept["text"] == claim["text"] and not kept["quoted"]
+    assert kept["citations"] == ["a", "c"] and kept["citations_removed"] == ["b"]  # c says it too
+    alone = anchor_claim({**claim, "citations": ["a"]}, evidence, 0.5)
+    assert alone["citations"] == ["a"] and "citations_removed" not in alone
