@@ -53,34 +53,47 @@ def _windows(text: str) -> Iterable[tuple[int, int, set[str]]]:
             yield s.start, sentences[i + 1].end, terms[i] | gap | terms[i + 1]
 
 
+def _best_windows(claim: str, passages: Mapping[str, str]) -> dict[str, Anchor]:
+    """Each cited passage's window (chunk id -> text) that holds the largest share of the claim's content
+    terms; the shorter window on a tie, so a one-sentence quote beats two. Empty without terms."""
+    wanted = _terms(claim)
+    if not wanted:
+        return {}
+    best: dict[str, Anchor] = {}
+    for chunk_id, text in passages.items():
+        top: tuple[float, int, int, int] | None = None
+        for start, end, found in _windows(text):
+            key = (len(wanted & found) / len(wanted), -(end - start), start, end)
+            if top is None or key[:2] > top[:2]:
+                top = key
+        if top is not None:
+            share, _, start, end = top
+            window = " ".join(text[start:end].replace("**", "").replace("`", "").split())
+            best[chunk_id] = Anchor(chunk_id, start, end, window, share)
+    return best
+
+
+def _anchor_of(best: Mapping[str, Anchor]) -> Anchor | None:
+    """The best of the passages' windows; the first cited passage's on a tie."""
+    top: Anchor | None = None
+    for anchor in best.values():
+        if top is None or (anchor.share, anchor.start - anchor.end) > (top.share, top.start - top.end):
+            top = anchor
+    return top
+
+
 def find_anchor(claim: str, passages: Mapping[str, str]) -> Anchor | None:
     """The window of the cited passages (chunk id -> text) that holds the largest share of the claim's
     content terms; the shorter window on a tie, so a one-sentence quote beats two. None without terms."""
-    wanted = _terms(claim)
-    if not wanted:
-        return None
-    best: tuple[float, int, Anchor] | None = None
-    for chunk_id, text in passages.items():
-        for start, end, found in _windows(text):
-            share = len(wanted & found) / len(wanted)
-            key = (share, -(end - start))
-            if best is None or key > best[:2]:
-                window = " ".join(text[start:end].replace("**", "").replace("`", "").split())
-                best = (share, -(end - start), Anchor(chunk_id, start, end, window, share))
-    return best[2] if best is not None else None
+    return _anchor_of(_best_windows(claim, passages))
 
 
 def _carrying_citations(
-    claim: Mapping[str, Any], passages: Mapping[str, str], found: Anchor
+    claim: Mapping[str, Any], best: Mapping[str, Anchor], found: Anchor
 ) -> dict[str, Any]:
     """A claim its quote carries whole keeps only the citations that carry it whole as well: a reader
     who follows [2] finds the claim there, not a neighbouring fact. The rest are listed as removed."""
-    carrying = [
-        c
-        for c in claim["citations"]
-        if c == found.chunk_id
-        or (c in passages and (other := find_anchor(claim["text"], {c: passages[c]})) and other.share >= 1.0)
-    ]
+    carrying = [c for c in claim["citations"] if c == found.chunk_id or (c in best and best[c].share >= 1.0)]
     removed = [c for c in claim["citations"] if c not in carrying]
     return {"citations": carrying, "citations_removed": removed} if removed else {}
 
@@ -92,7 +105,8 @@ def anchor_claim(
     model's words go beyond it (``quoted`` True, citing only the passage that carries it); a claim kept
     in the model's words cites only passages that hold all of it."""
     passages = {c: str(evidence[c]["text"]) for c in claim["citations"] if c in evidence}
-    found = find_anchor(claim["text"], passages)
+    best = _best_windows(claim["text"], passages)
+    found = _anchor_of(best)
     if found is None or found.share < min_share:
         return {**claim, "quote": None, "quoted": False}
     if set(stated_numbers(claim["text"])) - set(stated_numbers(found.text)):
@@ -102,7 +116,7 @@ def anchor_claim(
     if found.share >= 1.0:
         return {
             **claim,
-            **_carrying_citations(claim, passages, found),
+            **_carrying_citations(claim, best, found),
             "quote": found.record(),
             "quoted": False,
         }
