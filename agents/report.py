@@ -134,6 +134,7 @@ def usage_summary(records: list[Mapping[str, Any]]) -> dict[str, Any]:
     many answers needed the repair re-ask or ran without ``json_schema``, passages left out to fit."""
     calls, tokens = usage_totals(records)
     paid = [r for r in records if r.get("model") not in FREE_MODELS]
+    prompt_tokens = sum(int(r.get("prompt_tokens", 0)) for r in paid)
     seconds: dict[str, float] = {}
     for record in paid:
         seconds[record["task"]] = round(
@@ -142,6 +143,8 @@ def usage_summary(records: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {
         "llm_calls": calls,
         "tokens": tokens,
+        "prompt_tokens": prompt_tokens,  # hosted APIs price prompt and completion tokens apart
+        "completion_tokens": tokens - prompt_tokens,
         "seconds_by_task": seconds,
         "sequential_llm_rounds": sequential_llm_rounds(paid),
         "repairs": sum(1 for r in paid if r.get("repair")),

@@ -20,7 +20,6 @@ from evals.answer_metrics import exact_match, f1_score
 from evals.judge import CitationJudge, LexicalJudge, LLMAnswerExtractor, LLMJudge
 from sleuth.agents.budget import FREE_MODELS, Ledger, ResearchLimits
 from sleuth.agents.common import RefTable, usage_of
-from sleuth.agents.report import sequential_llm_rounds
 from sleuth.agents.schemas import VerdictsOutput
 from sleuth.agents.structured import call_structured
 from sleuth.tools.errors import OutputInvalid
@@ -150,14 +149,15 @@ def claim_verdict(scorers: Scorers, claim: str, passages: list[Mapping[str, Any]
     return LABEL_OF_VERDICT[verdicts.get("claim", "unsupported")]
 
 
-def report_cost(usage: list[Mapping[str, Any]], seconds: float) -> dict[str, Any]:
-    paid = [r for r in usage if r.get("model") not in FREE_MODELS]
+def report_cost(state: Mapping[str, Any], seconds: float) -> dict[str, Any]:
+    """The report's own cost figures (agents/report.usage_summary), with the engine calls beside them."""
+    usage = state.get("report", {}).get("usage", {})
     return {
-        "model_calls": len(usage),  # offline engine calls included (they cost nothing)
-        "llm_calls": len(paid),
-        "sequential_llm_rounds": sequential_llm_rounds(paid),
-        "prompt_tokens": sum(int(r.get("prompt_tokens", 0)) for r in paid),
-        "completion_tokens": sum(int(r.get("completion_tokens", 0)) for r in paid),
+        "model_calls": len(state.get("llm_usage", [])),  # offline engine calls included (they cost nothing)
+        **{
+            k: usage.get(k, 0)
+            for k in ("llm_calls", "sequential_llm_rounds", "prompt_tokens", "completion_tokens")
+        },
         "seconds": round(seconds, 3),
     }
 
@@ -200,7 +200,7 @@ def score_report(
     else:
         passages = verdict_passages(claims, evidence, scorers.limits.max_evidence_per_section)
         row["verdict"] = claim_verdict(scorers, case.question, passages)
-    return row | report_cost(state.get("llm_usage", []), seconds)
+    return row | report_cost(state, seconds)
 
 
 def spread(values: list[float]) -> dict[str, float]:

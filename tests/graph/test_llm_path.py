@@ -93,6 +93,11 @@ def test_a_429_is_retried_and_the_run_completes() -> None:
     assert (
         state["report"]["complete"] and state["report"]["usage"]["llm_calls"] == 4
     )  # the retry is not a new call
+    usage = state["report"]["usage"]
+    assert usage["prompt_tokens"] + usage["completion_tokens"] == usage["tokens"]
+    assert (
+        usage["prompt_tokens"] > usage["completion_tokens"] > 0
+    )  # the server's counts, split as it gave them
     assert "_Written by scripted-model._" in render_markdown(state["report"])
 
 
