@@ -5,10 +5,11 @@ carries most of its content terms: the claim's ``quote``, as character offsets i
 citation resolves to the exact place it came from. A small model paraphrases loosely ("the 2022 final"
 for "the final of the 2022 tournament", a date moved into another clause), and a loose paraphrase is a
 wrong citation to a reader who checks. So a claim in the model's own words is kept only when its quote
-holds every one of its content terms and numbers (and it keeps only the citations that hold them all); a
-claim only partly carried by its quote (at least ``min_share`` of its terms, and every number it states)
-is replaced by the quote itself, which is what the passage states; any other claim is left as written,
-for the verifier's grounding rule to reject (agents/grounding.py).
+holds every one of its content terms and numbers, mostly in the claim's order (and it keeps only the
+citations that hold them all): "B acquired A" has every word of "A acquired B" and says the opposite. A
+claim carried out of order, or only partly (at least ``min_share`` of its terms, and every number it
+states), is replaced by the quote itself, which is what the passage states; any other claim is left as
+written, for the verifier's grounding rule to reject (agents/grounding.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from sleuth.agents.grounding import stated_numbers
 from sleuth.agents.textmatch import content_terms, split_sentences
 
 MAX_QUOTE_CHARS = 400  # two sentences longer than this are not a quote to check at a glance
+MIN_PAIRS_IN_ORDER = 0.6  # share of the claim's adjacent term pairs its quote must hold in that order,
+MAX_PAIR_GAP = 3  # at most this many terms apart: an inserted adjective is fine, a re-assembled fact is not
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,22 @@ def _windows(text: str) -> Iterable[tuple[int, int, set[str]]]:
         if i + 1 < len(sentences) and sentences[i + 1].end - s.start <= MAX_QUOTE_CHARS:
             gap = _terms(text[s.end : sentences[i + 1].start])
             yield s.start, sentences[i + 1].end, terms[i] | gap | terms[i + 1]
+
+
+def in_order_share(claim: str, window: str) -> float:
+    """Share of the claim's adjacent (distinct) content-term pairs that the window holds in the same
+    order, at most ``MAX_PAIR_GAP`` terms apart; 1.0 for a claim of one term."""
+    wanted = content_terms(claim)
+    pairs = [(a, b) for a, b in zip(wanted, wanted[1:], strict=False) if a != b]
+    if not pairs:
+        return 1.0
+    where: dict[str, list[int]] = {}
+    for i, term in enumerate(content_terms(window)):
+        where.setdefault(term, []).append(i)
+    held = sum(
+        any(0 < j - i <= MAX_PAIR_GAP for i in where.get(a, ()) for j in where.get(b, ())) for a, b in pairs
+    )
+    return held / len(pairs)
 
 
 def _best_windows(claim: str, passages: Mapping[str, str]) -> dict[str, Anchor]:
@@ -102,7 +121,7 @@ def anchor_claim(
     claim: Mapping[str, Any], evidence: Mapping[str, Mapping[str, Any]], min_share: float
 ) -> dict[str, Any]:
     """The claim with its ``quote`` (offsets into the anchoring passage), reworded to the quote when the
-    model's words go beyond it (``quoted`` True, citing only the passage that carries it); a claim kept
+    model's words go beyond it or reorder it (``quoted`` True, citing only the passage that carries it); a claim kept
     in the model's words cites only passages that hold all of it."""
     passages = {c: str(evidence[c]["text"]) for c in claim["citations"] if c in evidence}
     best = _best_windows(claim["text"], passages)
@@ -113,7 +132,8 @@ def anchor_claim(
         # "won in 2022" anchored to "won in 2018": quoting would answer another question; left to the
         # grounding rule, which rejects a number its passages do not state
         return {**claim, "quote": found.record(), "quoted": False}
-    if found.share >= 1.0:
+    quoted_window = passages[found.chunk_id][found.start : found.end]
+    if found.share >= 1.0 and in_order_share(claim["text"], quoted_window) >= MIN_PAIRS_IN_ORDER:
         return {
             **claim,
             **_carrying_citations(claim, best, found),

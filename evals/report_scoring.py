@@ -185,6 +185,7 @@ def score_report(
     gathered = {p["doc_id"] for p in evidence.values()}
     row: dict[str, Any] = {"id": case.case_id, "type": case.group, "gold_docs": list(case.gold_docs)}
     row |= {"cited_docs": sorted(cited), "gathered_docs": len(gathered), "claims": len(claims)}
+    row["quoted_claims"] = sum(bool(c.get("quoted")) for s in report.get("sections", []) for c in s["claims"])
     row |= {"complete": report.get("complete"), "stop_reason": report.get("stop_reason")}
     if case.gold_docs:
         row |= {
@@ -194,7 +195,7 @@ def score_report(
     row |= judge_claims(scorers.judge, claims, evidence)
     if scorers.judge is not scorers.lexical:
         lexical = judge_claims(scorers.lexical, claims, evidence)
-        row |= {"lexical_judged": lexical["judged"], "lexical_supported": lexical["supported"]}
+        row |= {f"lexical_{k}": lexical[k] for k in ("judged", "supported", "refused")}
     if dataset == "hotpotqa":
         row |= {"answer": case.answer, **answer_row(scorers, case, claims)}
     else:
@@ -267,6 +268,12 @@ def verdict_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def quoted_share(rows: list[dict[str, Any]]) -> float | None:
+    counted = [r for r in rows if "quoted_claims" in r]
+    claims = sum(r["claims"] for r in counted)
+    return round(sum(r["quoted_claims"] for r in counted) / claims, 3) if claims else None
+
+
 def summarise(rows: list[dict[str, Any]], scorers: Scorers, dataset: str) -> dict[str, Any]:
     own = [record for row in rows for record in row.get("eval_usage", [])]
     results: dict[str, Any] = {
@@ -275,6 +282,9 @@ def summarise(rows: list[dict[str, Any]], scorers: Scorers, dataset: str) -> dic
             "complete": sum(bool(r["complete"]) for r in rows),
             "with_claims": sum(r["claims"] > 0 for r in rows),
             "mean_claims": mean([r["claims"] for r in rows]),
+            # claims in their source's words rather than the model's (agents/anchoring.py); rows logged
+            # before the key existed are left out
+            "quoted_share": quoted_share(rows),
         },
         "evidence_recall": recall_summary(rows),
         "citation_precision": precision_summary(rows, scorers.judge.name),

@@ -35,7 +35,11 @@ def hand_made_state() -> dict[str, Any]:
                "text": "Calcium intake was recorded by questionnaire."},
     }  # fmt: skip
     claims = [
-        {"text": "Vitamin D does not reduce fracture risk in older adults.", "citations": [1]},
+        {
+            "text": "Vitamin D does not reduce fracture risk in older adults.",
+            "citations": [1],
+            "quoted": True,
+        },
         {"text": "Vitamin D cures fractures in older adults.", "citations": [1]},
     ]
     report = {
@@ -56,12 +60,14 @@ def test_scoring_one_report_and_the_verdict_on_the_claim_itself() -> None:
     assert (row["judged"], row["supported"]) == (2, 1)  # the lexical judge refuses "cures fractures"
     assert row["verdict"] == "CONTRADICT"  # the offline verifier: same words, opposite polarity
     assert (row["model_calls"], row["llm_calls"]) == (1, 0)
+    assert row["quoted_claims"] == 1
 
     empty = {"report": {"complete": True, "sections": [], "sources": []}, **{"evidence": {}, "llm_usage": []}}
     nei = score_report(
         ReportCase("8", "Aspirin prevents migraines.", (), "NEI"), empty, 0.1, scorers, "scifact"
     )
     summary = summarise([row, nei], scorers, "scifact")
+    assert summary["reports"]["quoted_share"] == 0.5  # 1 of the 2 reports' 2 claims
     assert summary["evidence_recall"]["questions"] == 1  # the NEI claim has no gold documents
     assert summary["evidence_recall"]["cited"] == {"gold_share": 0.5, "all_gold": 0.0, "any_gold": 1.0}
     assert summary["citation_precision"]["precision"] == 0.5

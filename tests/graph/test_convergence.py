@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sleuth.agents.anchoring import anchor_claim, find_anchor
+from sleuth.agents.anchoring import MIN_PAIRS_IN_ORDER, anchor_claim, find_anchor, in_order_share
 from sleuth.agents.context_fit import estimate_tokens
 from sleuth.agents.deps import ResearchDeps
 from sleuth.agents.grounding import grounding_gap
@@ -264,3 +264,18 @@ def test_a_claim_kept_in_the_models_words_cites_only_the_passages_that_hold_it()
     assert kept["citations"] == ["a", "c"] and kept["citations_removed"] == ["b"]  # c says it too
     alone = anchor_claim({**claim, "citations": ["a"]}, evidence, 0.5)
     assert alone["citations"] == ["a"] and "citations_removed" not in alone
+
+
+def test_a_claim_with_its_sources_words_in_another_order_becomes_the_quote() -> None:
+    evidence = {"a": {"text": "Acme Corporation quietly acquired its rival Globex in 2019. Its shares rose."}}
+    reversed_roles = {"text": "Globex acquired Acme Corporation in 2019.", "citations": ["a"]}
+    quoted = anchor_claim(reversed_roles, evidence, 0.5)
+    assert (
+        quoted["quoted"] and quoted["text"] == "Acme Corporation quietly acquired its rival Globex in 2019."
+    )
+    assert quoted["drafted"] == reversed_roles["text"]
+    assert in_order_share(reversed_roles["text"], evidence["a"]["text"]) < MIN_PAIRS_IN_ORDER
+    in_order = {"text": "Acme Corporation acquired Globex in 2019.", "citations": ["a"]}
+    assert in_order_share(in_order["text"], evidence["a"]["text"]) == 1.0  # "quietly", "its rival" skipped
+    kept = anchor_claim(in_order, evidence, 0.5)
+    assert kept["text"] == in_order["text"] and not kept["quoted"]
