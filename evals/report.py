@@ -141,7 +141,10 @@ def report_eval_table(result: dict[str, Any]) -> str:
         f"{reports['count']} reports complete, {reports['with_claims']} with claims (mean {reports['mean_claims']})."
     )
     if reports.get("quoted_share") is not None:
-        summary += f" {reports['quoted_share']:.0%} of claims are their source's own words (quoted)."
+        summary += (
+            f" {reports['quoted_share']:.0%} of claims were replaced by their quote (the writer's words"
+            " went beyond or reordered it)."
+        )
     left_out = results["evidence_recall"].get("left_out_without_gold")
     if left_out:
         summary += f" Evidence recall leaves out the {left_out} NEI claims (no gold documents)."

@@ -282,8 +282,8 @@ def summarise(rows: list[dict[str, Any]], scorers: Scorers, dataset: str) -> dic
             "complete": sum(bool(r["complete"]) for r in rows),
             "with_claims": sum(r["claims"] > 0 for r in rows),
             "mean_claims": mean([r["claims"] for r in rows]),
-            # claims in their source's words rather than the model's (agents/anchoring.py); rows logged
-            # before the key existed are left out
+            # claims replaced by their quote, the writer's words having gone beyond or reordered it
+            # (agents/anchoring.py); rows logged before the key existed are left out
             "quoted_share": quoted_share(rows),
         },
         "evidence_recall": recall_summary(rows),
