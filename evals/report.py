@@ -29,6 +29,8 @@ def _row(cells: list[str]) -> str:
 def _footer(result: dict[str, Any]) -> str:
     index = result.get("index", {})
     built = "reused cached index" if index.get("cached") else f"indexing {index.get('index_seconds', '?')} s"
+    if result.get("resumed_rows"):
+        built += f"; {result['resumed_rows']} rows resumed from earlier runs, not in this wall time"
     return (
         f"_{result['eval']}: commit `{result['git_commit'][:12]}`, {result['created_at']}, "
         f"wall {result['wall_seconds']} s ({built}), peak RSS {result['peak_rss_mb']} MB, {result.get('cpus')} CPUs._"

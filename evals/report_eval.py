@@ -121,6 +121,7 @@ def run_reports(
     corpus, build = build_corpus(config["corpus_name"], docs, root=cache_root)
     # an LLM report takes minutes: keep each as it finishes; the offline engine's take a second
     progress = RowLog(cache_root / f"{name}-{config_tag(config)}.jsonl" if scorers.llm else None)
+    resumed = sum(case.case_id in progress.done for case in cases)
     rows = research_and_score(cases, corpus, scorers, config["dataset"], progress)
     run.config["commits"] = sorted({str(r.get("git_commit", "unknown")) for r in rows})
     run.results = summarise(rows, scorers, config["dataset"])
@@ -129,7 +130,8 @@ def run_reports(
     elif config["dataset"] == "hotpotqa":
         scores = [AnswerScore(r["type"], r["em"], r["f1"]) for r in rows]
         run.results["answer_em_f1"] = summarise_answers(scores)
-    return run.finish(results_dir, index=build, reports=rows)
+    # a resumed run's wall time is only that of the rows it ran itself
+    return run.finish(results_dir, index=build, reports=rows, resumed_rows=resumed)
 
 
 def hotpot_paragraphs(data_dir: Path | None, data: HotpotSet, question_ids: set[str]) -> list[EvalDoc]:

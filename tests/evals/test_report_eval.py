@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from evals.datasets import DEFAULT_DATA_DIR, HOTPOTQA_DIR, HOTPOTQA_FILE, load_hotpotqa
 from evals.hotpot_eval import sample_questions
-from evals.report import render
+from evals.report import render, report_eval_table
 from evals.report_eval import NO_LLM, main, run_hotpotqa_reports
 from evals.report_scoring import ReportCase, Scorers, score_report, summarise
 from sleuth.cli.main import app
@@ -192,6 +192,7 @@ def test_llm_run_computes_answer_em_f1_and_uses_the_llm_judge(
     research_calls = len(tasks) - eval_calls["calls"]
     assert cost["llm_calls"]["mean"] * QUESTIONS == pytest.approx(research_calls)
     assert path.name == f"report-hotpotqa-{QUESTIONS}-own-scripted-model.json"
+    assert result["resumed_rows"] == 0
 
     # started again with the same settings, the run resumes: every report is already scored and kept
     with ScriptedOpenAIServer(responder_by_task(routes)) as again:
@@ -200,7 +201,9 @@ def test_llm_run_computes_answer_em_f1_and_uses_the_llm_judge(
             None, QUESTIONS, own_paragraphs=True, cache_root=cache_root, results_dir=tmp_path / "again"
         )
         assert not [r for r in again.requests if r.json]
-    assert json.loads(resumed.read_text())["results"] == results
+    again_result = json.loads(resumed.read_text())
+    assert again_result["results"] == results and again_result["resumed_rows"] == QUESTIONS
+    assert "5 rows resumed from earlier runs" in report_eval_table(again_result)
 
 
 def test_missing_data_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
