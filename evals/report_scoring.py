@@ -19,9 +19,10 @@ import structlog
 from evals.answer_metrics import exact_match, f1_score
 from evals.judge import CitationJudge, LexicalJudge, LLMAnswerExtractor, LLMJudge
 from sleuth.agents.budget import FREE_MODELS, Ledger, ResearchLimits
-from sleuth.agents.common import RefTable, usage_of
+from sleuth.agents.common import usage_of
 from sleuth.agents.schemas import VerdictsOutput
 from sleuth.agents.structured import call_structured
+from sleuth.agents.verifier import apply_verdict, verifier_inputs
 from sleuth.tools.errors import OutputInvalid
 from sleuth.tools.llm import ChatModel
 
@@ -126,27 +127,32 @@ def verdict_passages(claims: Claims, evidence: Mapping[str, Any], limit: int) ->
     return sorted(evidence.values(), key=lambda p: (-float(p.get("score", 0.0)), p["chunk_id"]))[:limit]
 
 
-def claim_verdict(scorers: Scorers, claim: str, passages: list[Mapping[str, Any]]) -> str | None:
-    """The engine's verifier task on the SciFact claim itself (agents/verifier's input shape), as a
-    SciFact label; None when its output stayed invalid. No passage at all reads as NEI."""
+def claim_verdict(scorers: Scorers, claim: str, passages: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Sleuth's verdict on the SciFact claim itself, citing ``passages``: the verifier node's input, its
+    one model call and its rules on the answer (agents/verifier: grounding, instructions), as a SciFact
+    label (``verdict``, None when the output stayed invalid) with the reason, and the model's own label
+    before those rules (``model_verdict``). No passage at all reads as NEI."""
     if not passages:
-        return "NEI"
-    refs = RefTable()
-    items = refs.items(passages)
-    inputs = {
-        "claims": [{"claim_id": "claim", "text": claim, "citations": [item["ref"] for item in items]}],
-        "evidence": items,
-    }
-    ledger = Ledger(scorers.limits)
+        return {"verdict": "NEI", "model_verdict": None, "verdict_reason": "no passage"}
+    evidence = {p["chunk_id"]: {**p, "sub_questions": ["claim"]} for p in passages}
+    pending = {"id": "claim", "text": claim, "citations": list(evidence), "sub_question_id": "claim"}
+    inputs, refs = verifier_inputs({"evidence": evidence}, [pending], len(evidence))
     try:
-        result = call_structured(scorers.model, ledger, task="verifier", inputs=inputs, schema=VerdictsOutput)
+        result = call_structured(
+            scorers.model, Ledger(scorers.limits), task="verifier", inputs=inputs, schema=VerdictsOutput
+        )
     except OutputInvalid as e:
         scorers.verdict_usage += usage_of(e)
         log.warning("eval.verdict.failed", error=str(e))
-        return None
+        return {"verdict": None, "model_verdict": None, "verdict_reason": str(e)}
     scorers.verdict_usage += result.usage
-    verdicts = {v.claim_id: v.verdict for v in result.value.verdicts}
-    return LABEL_OF_VERDICT[verdicts.get("claim", "unsupported")]
+    answer = next((v for v in result.value.verdicts if v.claim_id == "claim"), None)
+    judged = apply_verdict(pending, answer, refs, evidence, scorers.limits.grounding_min_coverage)
+    return {
+        "verdict": LABEL_OF_VERDICT[judged["verdict"]],
+        "model_verdict": LABEL_OF_VERDICT[answer.verdict] if answer else None,
+        "verdict_reason": judged["reason"],
+    }
 
 
 def report_cost(state: Mapping[str, Any], seconds: float) -> dict[str, Any]:
@@ -200,7 +206,7 @@ def score_report(
         row |= {"answer": case.answer, **answer_row(scorers, case, claims)}
     else:
         passages = verdict_passages(claims, evidence, scorers.limits.max_evidence_per_section)
-        row["verdict"] = claim_verdict(scorers, case.question, passages)
+        row |= claim_verdict(scorers, case.question, passages)
     return row | report_cost(state, seconds)
 
 
@@ -246,7 +252,9 @@ def precision_summary(rows: list[dict[str, Any]], judge: str, prefix: str = "") 
     }
 
 
-def verdict_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def verdict_summary(
+    rows: list[dict[str, Any]], passages: str = "those the report cites, else its best-scored evidence"
+) -> dict[str, Any]:
     done = [r for r in rows if r["verdict"] is not None]
     confusion = {
         g: {p: sum(r["type"] == g and r["verdict"] == p for r in done) for p in LABELS} for g in LABELS
@@ -264,7 +272,7 @@ def verdict_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "by_gold_label": by_label,
         "confusion_gold_to_predicted": confusion,
         "verdict_errors": len(rows) - len(done),
-        "passages": "those the report cites, else its best-scored evidence",
+        "passages": passages,
     }
 
 
