@@ -90,6 +90,26 @@ def reports(
     _launch("evals.report_eval", args + (["--all"] if all_questions else []))
 
 
+def verdicts(
+    data_dir: DataDir = None,
+    split: Annotated[str, typer.Option(help="test to report, train to design on")] = "test",
+    claims: Annotated[int, typer.Option(help="seeded sample, drawn as `eval reports scifact` draws")] = 20,
+    per_label: Annotated[
+        int | None, typer.Option("--per-label", help="instead: this many claims of each gold label")
+    ] = None,
+) -> None:
+    """The verifier alone: SciFact claims against the abstracts they cite, one verifier call each.
+
+    Measures verdict agreement (SUPPORT / CONTRADICT / NEI) apart from retrieval and writing, for
+    Sleuth's verdict and the model's own label before the verifier's rules; cheap enough to compare
+    verifier prompts. Uses the configured LLM if any, else the offline engine.
+
+    Example: sleuth eval verdicts --split train --per-label 8
+    """
+    args = ["--split", split, "--claims", str(claims), *_data_args(data_dir)]
+    _launch("evals.verdict_eval", args + (["--per-label", str(per_label)] if per_label else []))
+
+
 def report() -> None:
     """Print the Markdown table of the latest results in evals/results/."""
     _launch("evals.report", [])
@@ -102,5 +122,6 @@ def register(app: typer.Typer) -> None:
     evals.command("scifact")(scifact)
     evals.command("hotpotqa")(hotpotqa)
     evals.command("reports")(reports)
+    evals.command("verdicts")(verdicts)
     evals.command("report")(report)
     app.add_typer(evals, name="eval")

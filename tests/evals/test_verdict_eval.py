@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from evals.verdict_eval import main, run_verdicts
+from sleuth.cli.main import app
 from sleuth.prompts import load_prompt
 from tests.fakes.openai_server import ScriptedOpenAIServer, responder_by_task
 from tests.graph.llm_script import evidence_of, inputs_of, reply
@@ -102,3 +104,13 @@ def test_llm_sees_the_claim_and_its_abstracts_and_a_second_run_resumes(
 def test_missing_data_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--data-dir", str(tmp_path)]) == 2
     assert "dataset not found" in capsys.readouterr().err
+
+
+def test_sleuth_eval_verdicts_launches_the_verifier_eval(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    result = CliRunner().invoke(app, ["eval", "verdicts", "--data-dir", str(tmp_path), "--per-label", "2"])
+    assert result.exit_code == 2
+    assert (
+        "dataset not found:" in capfd.readouterr().err
+    )  # written by the launched python -m evals.verdict_eval
