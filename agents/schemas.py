@@ -52,11 +52,9 @@ class DraftOutput(BaseModel):
 
 
 class ClaimVerdict(BaseModel):
-    # reason before verdict, both required: a grammar-constrained server writes required properties in
-    # this order, so the model states what the passage says before it decides (evals/verdict_eval.py)
     claim_id: str
-    reason: str = Field(description="the passage's words on the claim, and how they relate to it")
     verdict: Verdict
+    reason: str = ""
     conflicting_refs: list[str] = Field(
         default_factory=list, description="other evidence refs that say otherwise"
     )

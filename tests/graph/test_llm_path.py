@@ -49,13 +49,7 @@ def test_decision_skips_retrieval_when_evidence_suffices_and_retrieves_when_not(
         verifications.append(request)
         claims = inputs_of(request)["claims"]
         verdict = "unsupported" if len(verifications) == 1 else "supported"  # round 1: every claim fails
-        return reply(
-            {
-                "verdicts": [
-                    {"claim_id": c["claim_id"], "reason": "scripted", "verdict": verdict} for c in claims
-                ]
-            }
-        )
+        return reply({"verdicts": [{"claim_id": c["claim_id"], "verdict": verdict} for c in claims]})
 
     def decide(request):
         asked = inputs_of(request)

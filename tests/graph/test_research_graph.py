@@ -123,13 +123,7 @@ def test_unsupported_claims_send_only_their_section_back_for_another_round() -> 
         verdicts = []
         for claim in inputs_of(request)["claims"]:
             bad = rounds["n"] == 1 and "BM25" in claim["text"]
-            verdicts.append(
-                {
-                    "claim_id": claim["claim_id"],
-                    "reason": "scripted",
-                    "verdict": "unsupported" if bad else "supported",
-                }
-            )
+            verdicts.append({"claim_id": claim["claim_id"], "verdict": "unsupported" if bad else "supported"})
         return {"verdicts": verdicts}
 
     decisions = []
