@@ -79,11 +79,12 @@ def run_verdicts(
         "seed": seed,
         "passages": "the claim's qrels abstracts (oracle abstracts)",
         "engine": model.name,
-        "prompt": load_prompt("verifier").id,
+        "prompt": load_prompt("verifier").id if scorers.llm else "none (rules)",
         "gold_labels": {label: sum(labels[q] == label for q in ids) for label in LABELS},
     }
     name = f"verdict-scifact-{split}-{len(ids)}-{model.name.removeprefix('openai:').replace('/', '_')}"
-    name += f"-{config['prompt'].replace('@', '-')}"
+    if scorers.llm:  # the result names the prompt that the model was given
+        name += f"-{config['prompt'].replace('@', '-')}"
     run = EvalRun(name, config, data.sha256)
     progress = RowLog(cache_root / f"{name}-{config_tag(config)}.jsonl" if scorers.llm else None)
     commit = git_commit()

@@ -51,7 +51,7 @@ def data_dir(tmp_path: Path) -> Path:
 def test_offline_engine_on_oracle_abstracts(data_dir: Path, tmp_path: Path) -> None:
     path = run_verdicts(data_dir, per_label=1, cache_root=tmp_path / "cache", results_dir=tmp_path)
     result = json.loads(path.read_text())
-    assert path.name == f"verdict-scifact-test-3-offline-{load_prompt('verifier').id.replace('@', '-')}.json"
+    assert path.name == "verdict-scifact-test-3-offline.json" and result["config"]["prompt"] == "none (rules)"
     assert result["config"]["gold_labels"] == {"SUPPORT": 1, "CONTRADICT": 1, "NEI": 1}
     verdicts = {r["id"]: r["verdict"] for r in result["rows"]}
     assert verdicts["1"] == "CONTRADICT"  # same words, opposite polarity
@@ -78,9 +78,12 @@ def test_llm_sees_the_claim_and_its_abstracts_and_a_second_run_resumes(
     with ScriptedOpenAIServer(responder_by_task({"verifier": verify})) as server:
         monkeypatch.setenv("SLEUTH_LLM_BASE_URL", server.base_url)
         monkeypatch.setenv("SLEUTH_LLM_MODEL", "scripted-model")
-        result = json.loads(
-            run_verdicts(data_dir, n_claims=3, cache_root=cache, results_dir=tmp_path).read_text()
-        )
+        path = run_verdicts(data_dir, n_claims=3, cache_root=cache, results_dir=tmp_path)
+        result = json.loads(path.read_text())
+    assert (
+        path.name
+        == f"verdict-scifact-test-3-scripted-model-{load_prompt('verifier').id.replace('@', '-')}.json"
+    )
     assert shown == {text: sorted(ABSTRACTS[d] for d in docs) for text, docs, _ in CLAIMS.values()}
     accuracy = {  # the model calls the NEI claim supported; the grounding rule overrules it
         which: {label: s["accuracy"] for label, s in result["results"][which]["by_gold_label"].items()}
