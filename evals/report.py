@@ -27,13 +27,17 @@ def _row(cells: list[str]) -> str:
 
 
 def _footer(result: dict[str, Any]) -> str:
-    index = result.get("index", {})
-    built = "reused cached index" if index.get("cached") else f"indexing {index.get('index_seconds', '?')} s"
+    index, notes = result.get("index"), []
+    if index is not None:
+        notes.append(
+            "reused cached index" if index.get("cached") else f"indexing {index.get('index_seconds', '?')} s"
+        )
     if result.get("resumed_rows"):
-        built += f"; {result['resumed_rows']} rows resumed from earlier runs, not in this wall time"
+        notes.append(f"{result['resumed_rows']} rows resumed from earlier runs, not in this wall time")
+    built = f" ({'; '.join(notes)})" if notes else ""
     return (
         f"_{result['eval']}: commit `{result['git_commit'][:12]}`, {result['created_at']}, "
-        f"wall {result['wall_seconds']} s ({built}), peak RSS {result['peak_rss_mb']} MB, {result.get('cpus')} CPUs._"
+        f"wall {result['wall_seconds']} s{built}, peak RSS {result['peak_rss_mb']} MB, {result.get('cpus')} CPUs._"
     )
 
 
@@ -178,6 +182,29 @@ def rerank_table(result: dict[str, Any]) -> str:
     return "\n".join([*lines, _footer(result)])
 
 
+def verdict_table(result: dict[str, Any]) -> str:
+    """A verifier eval (evals/verdict_eval.py): Sleuth's verdict and the model's own, per gold label."""
+    config, results = result["config"], result["results"]
+    labels = list(results["verdict_agreement"]["by_gold_label"])
+    rows = [
+        [which, _num(a["accuracy"]), *(_num(a["by_gold_label"][g]["accuracy"]) for g in labels)]
+        for which, a in (
+            ("Sleuth's verdict", results["verdict_agreement"]),
+            ("the model's own label", results["model_verdict_agreement"]),
+        )
+    ]
+    tokens = results["tokens_per_claim"]
+    summary = (
+        f"SciFact {config['split']}, {config['claims']} claims ({config['sample']}); engine `{config['engine']}`, "
+        f"prompt `{config['prompt']}`; passages: {config['passages']}. Per claim: {results['seconds_per_claim']} s, "
+        f"{tokens['prompt_tokens']} + {tokens['completion_tokens']} tokens; {results['calls_repaired']} repairs."
+    )
+    lines = [f"### {result['eval']}", "", summary, ""]
+    lines += [*_table(["verdict agreement", "all", *(f"gold {g}" for g in labels)], rows), ""]
+    lines += [*_confusion_table(results["verdict_agreement"]), ""]
+    return "\n".join([*lines, _footer(result)])
+
+
 def render(results_dir: Path = RESULTS_DIR) -> str:
     sections = []
     for result in load_results(results_dir):
@@ -189,6 +216,8 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
             sections.append(report_eval_table(result))
         elif result["eval"].startswith("rerank-"):
             sections.append(rerank_table(result))
+        elif result["eval"].startswith("verdict-"):
+            sections.append(verdict_table(result))
     return "\n\n".join(["## Sleuth eval results", *sections]) + "\n" if sections else "No eval results yet.\n"
 
 

@@ -75,7 +75,7 @@ def run_verdicts(
         "dataset": "scifact",
         "split": split,
         "claims": len(ids),
-        "sample": f"{per_label} per label" if per_label is not None else f"{len(ids)} (report eval's draw)",
+        "sample": f"{per_label} per label" if per_label is not None else "seeded, as the report eval draws",
         "seed": seed,
         "passages": "the claim's qrels abstracts (oracle abstracts)",
         "engine": model.name,

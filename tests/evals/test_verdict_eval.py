@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from evals.report import render
 from evals.verdict_eval import main, run_verdicts
 from sleuth.cli.main import app
 from sleuth.prompts import load_prompt
@@ -59,6 +60,9 @@ def test_offline_engine_on_oracle_abstracts(data_dir: Path, tmp_path: Path) -> N
     agreement = result["results"]["verdict_agreement"]
     assert agreement["accuracy"] == 1.0 and agreement["passages"].startswith("the claim's qrels abstracts")
     assert all(r["verdict_reason"] for r in result["rows"]) and result["results"]["calls_repaired"] == 0
+    table = render(tmp_path)
+    assert "### verdict-scifact-test-3-offline" in table
+    assert "| Sleuth's verdict | 1.000 | 1.000 | 1.000 | 1.000 |" in table
 
 
 def test_llm_sees_the_claim_and_its_abstracts_and_a_second_run_resumes(
