@@ -195,6 +195,12 @@ def scifact_labels(data_dir: Path | None) -> dict[str, tuple[str, tuple[str, ...
     return labels
 
 
+def seeded_claims(ids: list[str], n: int | None, seed: int) -> list[str]:
+    """The seeded sample of ``n`` claim ids (all for None), in id order: one draw for every SciFact eval."""
+    ids = sorted(ids, key=int)
+    return ids if n is None or n >= len(ids) else sorted(random.Random(seed).sample(ids, n), key=int)
+
+
 def run_scifact_reports(
     data_dir: Path | None = None,
     n_claims: int | None = 100,
@@ -211,9 +217,7 @@ def run_scifact_reports(
     corpus, or over the claims' qrels documents plus the first others up to ``subset_docs`` (smoke tests)."""
     data = load_scifact(data_dir, split)
     labels = scifact_labels(data_dir)
-    ids = sorted(data.queries, key=int)
-    if n_claims is not None and n_claims < len(ids):
-        ids = sorted(random.Random(seed).sample(ids, n_claims), key=int)
+    ids = seeded_claims(list(data.queries), n_claims, seed)
     docs = data.docs
     if subset_docs is not None:
         gold = {d for q in ids for d in data.qrels[q]}

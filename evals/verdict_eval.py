@@ -27,7 +27,7 @@ from evals.corpus_build import CACHE_ROOT
 from evals.datasets import DatasetNotFound, load_scifact
 from evals.hotpot_eval import SAMPLE_SEED
 from evals.record import RESULTS_DIR, EvalRun, RowLog, git_commit
-from evals.report_eval import config_tag, configured_engine, scifact_labels
+from evals.report_eval import config_tag, configured_engine, scifact_labels, seeded_claims
 from evals.report_scoring import LABELS, Scorers, claim_verdict, verdict_summary
 from sleuth.agents.budget import ResearchLimits
 from sleuth.prompts import load_prompt
@@ -41,16 +41,13 @@ def sample_claims(
     ids: list[str], labels: dict[str, str], n: int | None, per_label: int | None, seed: int
 ) -> list[str]:
     """``n`` claims drawn as the report eval draws them, or ``per_label`` of each gold label."""
-    ids = sorted(ids, key=int)
-    if per_label is not None:
-        rng, picked = random.Random(seed), []
-        for label in LABELS:
-            group = [i for i in ids if labels[i] == label]
-            picked += rng.sample(group, min(per_label, len(group)))
-        return sorted(picked, key=int)
-    if n is not None and n < len(ids):
-        return sorted(random.Random(seed).sample(ids, n), key=int)
-    return ids
+    if per_label is None:
+        return seeded_claims(ids, n, seed)
+    rng, picked = random.Random(seed), []
+    for label in LABELS:
+        group = [i for i in sorted(ids, key=int) if labels[i] == label]
+        picked += rng.sample(group, min(per_label, len(group)))
+    return sorted(picked, key=int)
 
 
 def run_verdicts(
