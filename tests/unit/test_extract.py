@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sleuth.tools.corpus.extract import (
 )
 from sleuth.tools.errors import ExtractError
 from sleuth.tools.records import content_hash
+from tests.fixtures.file_modes import run_bound_by_file_modes
 from tests.fixtures.pdfs import encrypted_pdf, minimal_pdf
 
 MB = 1024**2
@@ -257,11 +259,19 @@ def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     assert refusal(tmp_path / "pipe.txt") == "not a regular file (device, pipe or socket)"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files regardless of their mode")
 def test_permission_denied(tmp_path: Path) -> None:
     path = write(tmp_path, "secret.md", "text")
     path.chmod(0)
-    assert refusal(path) == "permission denied"
+    script = (
+        "from pathlib import Path\n"
+        "from sleuth.tools.corpus.extract import extract_file\n"
+        "from sleuth.tools.errors import ExtractError\n"
+        "try:\n"
+        f"    extract_file(Path({str(path)!r}), max_bytes={LIMIT})\n"
+        "except ExtractError as e:\n"
+        "    print(e)\n"
+    )
+    assert run_bound_by_file_modes(script) == "permission denied"
 
 
 def test_unsupported_extension(tmp_path: Path) -> None:
@@ -353,14 +363,20 @@ def test_iter_candidate_files_yields_an_explicitly_named_hidden_file(tmp_path: P
     assert list(iter_candidate_files([path])) == [(path, None)]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders regardless of their mode")
 def test_iter_candidate_files_reports_an_unreadable_folder(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.mkdir()
     write(locked, "inside.md", "x")
     locked.chmod(0)
+    script = (
+        "import json\n"
+        "from pathlib import Path\n"
+        "from sleuth.tools.corpus.discover import iter_candidate_files\n"
+        f"found = iter_candidate_files([Path({str(tmp_path)!r})])\n"
+        "print(json.dumps([[str(path), reason] for path, reason in found]))\n"
+    )
     try:
-        found = list(iter_candidate_files([tmp_path]))
+        found = json.loads(run_bound_by_file_modes(script))
     finally:
         locked.chmod(0o755)
-    assert found == [(locked, "cannot read folder: Permission denied")]
+    assert found == [[str(locked), "cannot read folder: Permission denied"]]
