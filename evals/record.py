@@ -75,9 +75,15 @@ class EvalRun:
         return path
 
 
+def row_log(results_dir: Path, name: str) -> Path:
+    """Where a long eval keeps its finished rows: beside its results and in git (``rows/``), so that a run
+    stopped with a session resumes in the next one, on another machine."""
+    return results_dir / "rows" / f"{name}.jsonl"
+
+
 class RowLog:
-    """The finished rows of a long eval, one JSON line each as it finishes (under evals/results/cache/), so
-    a stopped run picks up where it stopped. A row with an ``error`` is run again."""
+    """The finished rows of a long eval, one JSON line each as it finishes (``row_log``), so a stopped run
+    picks up where it stopped. A row with an ``error`` is run again."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path  # None: kept in memory only

@@ -8,8 +8,8 @@ offline engine; the result's config says which. Per report: evidence recall (gol
 report's claims / present in the gathered evidence), citation precision (an independent judge,
 evals/judge.py), HotpotQA answer EM/F1 per question type (LLM only), SciFact verdict agreement, and cost.
 With an LLM, the result is named after the model (report-hotpotqa-20-<model>.json), and each scored report
-is kept as it finishes (evals/results/cache/<name>-<config hash>.jsonl): a stopped run started again with
-the same settings resumes; delete that file to start over.
+is kept as it finishes (evals/results/rows/<name>-<config hash>.jsonl, in git): a stopped run started again
+with the same settings resumes, in a later session too; delete that file to start over.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from evals.datasets import (
     resolve_data_dir,
 )
 from evals.hotpot_eval import SAMPLE_SEED, sample_questions
-from evals.record import RESULTS_DIR, EvalRun, RowLog, git_commit
+from evals.record import RESULTS_DIR, EvalRun, RowLog, git_commit, row_log
 from evals.report_scoring import ReportCase, Scorers, score_report, summarise
 from sleuth.agents.budget import ResearchLimits
 from sleuth.agents.deps import ResearchDeps
@@ -120,7 +120,7 @@ def run_reports(
     run = EvalRun(name, config, sha256)
     corpus, build = build_corpus(config["corpus_name"], docs, root=cache_root)
     # an LLM report takes minutes: keep each as it finishes; the offline engine's take a second
-    progress = RowLog(cache_root / f"{name}-{config_tag(config)}.jsonl" if scorers.llm else None)
+    progress = RowLog(row_log(results_dir, f"{name}-{config_tag(config)}") if scorers.llm else None)
     resumed = sum(case.case_id in progress.done for case in cases)
     rows = research_and_score(cases, corpus, scorers, config["dataset"], progress)
     run.config["commits"] = sorted({str(r.get("git_commit", "unknown")) for r in rows})

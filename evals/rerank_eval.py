@@ -27,7 +27,7 @@ from evals.corpus_build import CACHE_ROOT, IndexSettings, build_corpus
 from evals.datasets import DatasetNotFound, load_hotpotqa, load_scifact
 from evals.hotpot_eval import sample_questions
 from evals.metrics import ndcg_at
-from evals.record import RESULTS_DIR, EvalRun, RowLog
+from evals.record import RESULTS_DIR, EvalRun, RowLog, row_log
 from sleuth.agents.rerank import rerank_passages
 from sleuth.settings import load_settings
 from sleuth.tools.records import Passage
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> Path:
     corpus, build = build_corpus(args.dataset, docs, settings=IndexSettings(), root=CACHE_ROOT)
     model = reranker.name.replace(":", "_").replace("/", "_")
     tag = f"{args.dataset}-{len(queries)}-{args.reranker}-d{args.depth}-{model}"
-    progress = RowLog(CACHE_ROOT / f"rerank-{tag}.jsonl")
+    progress = RowLog(row_log(RESULTS_DIR, f"rerank-{tag}"))
     done = progress.done
     eval_run = EvalRun(  # started before the queries: its wall time is this run's (a resumed run's part)
         f"rerank-{tag}",

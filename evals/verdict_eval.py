@@ -10,7 +10,7 @@ a verifier prompt on the train split and check it on the test split. ``--claims 
 draws the same claims as ``evals.report_eval scifact --questions 20``.
 
 Engine: the LLM that sleuth's settings configure, else the offline engine. Rows are kept as they finish
-(evals/results/cache/), so a stopped LLM run resumes.
+(evals/results/rows/), so a stopped LLM run resumes.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from pathlib import Path
 
 import structlog
 
-from evals.corpus_build import CACHE_ROOT
 from evals.datasets import DatasetNotFound, load_scifact
 from evals.hotpot_eval import SAMPLE_SEED
-from evals.record import RESULTS_DIR, EvalRun, RowLog, git_commit
+from evals.record import RESULTS_DIR, EvalRun, RowLog, git_commit, row_log
 from evals.report_eval import config_tag, configured_engine, scifact_labels, seeded_claims
 from evals.report_scoring import LABELS, Scorers, claim_verdict, verdict_summary
 from sleuth.agents.budget import ResearchLimits
@@ -59,7 +58,6 @@ def run_verdicts(
     seed: int = SAMPLE_SEED,
     model: ChatModel | None = None,
     limits: ResearchLimits | None = None,
-    cache_root: Path = CACHE_ROOT,
     results_dir: Path = RESULTS_DIR,
 ) -> Path:
     data = load_scifact(data_dir, split)
@@ -83,7 +81,7 @@ def run_verdicts(
     if scorers.llm:  # the result names the prompt that the model was given
         name += f"-{config['prompt'].replace('@', '-')}"
     run = EvalRun(name, config, data.sha256)
-    progress = RowLog(cache_root / f"{name}-{config_tag(config)}.jsonl" if scorers.llm else None)
+    progress = RowLog(row_log(results_dir, f"{name}-{config_tag(config)}") if scorers.llm else None)
     commit = git_commit()
     for i, q in enumerate(ids, 1):
         if q in progress.done:

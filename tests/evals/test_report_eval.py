@@ -198,7 +198,7 @@ def test_llm_run_computes_answer_em_f1_and_uses_the_llm_judge(
     with ScriptedOpenAIServer(responder_by_task(routes)) as again:
         monkeypatch.setenv("SLEUTH_LLM_BASE_URL", again.base_url)
         resumed = run_hotpotqa_reports(
-            None, QUESTIONS, own_paragraphs=True, cache_root=cache_root, results_dir=tmp_path / "again"
+            None, QUESTIONS, own_paragraphs=True, cache_root=cache_root, results_dir=tmp_path
         )
         assert not [r for r in again.requests if r.json]
     again_result = json.loads(resumed.read_text())

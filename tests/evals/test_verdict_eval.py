@@ -50,7 +50,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def test_offline_engine_on_oracle_abstracts(data_dir: Path, tmp_path: Path) -> None:
-    path = run_verdicts(data_dir, per_label=1, cache_root=tmp_path / "cache", results_dir=tmp_path)
+    path = run_verdicts(data_dir, per_label=1, results_dir=tmp_path)
     result = json.loads(path.read_text())
     assert path.name == "verdict-scifact-test-3-offline.json" and result["config"]["prompt"] == "none (rules)"
     assert result["config"]["gold_labels"] == {"SUPPORT": 1, "CONTRADICT": 1, "NEI": 1}
@@ -78,11 +78,10 @@ def test_llm_sees_the_claim_and_its_abstracts_and_a_second_run_resumes(
             {"verdicts": [{"claim_id": claim["claim_id"], "reason": "scripted", "verdict": verdict}]}
         )
 
-    cache = tmp_path / "cache"
     with ScriptedOpenAIServer(responder_by_task({"verifier": verify})) as server:
         monkeypatch.setenv("SLEUTH_LLM_BASE_URL", server.base_url)
         monkeypatch.setenv("SLEUTH_LLM_MODEL", "scripted-model")
-        path = run_verdicts(data_dir, n_claims=3, cache_root=cache, results_dir=tmp_path)
+        path = run_verdicts(data_dir, n_claims=3, results_dir=tmp_path)
         result = json.loads(path.read_text())
     assert (
         path.name
@@ -101,9 +100,7 @@ def test_llm_sees_the_claim_and_its_abstracts_and_a_second_run_resumes(
 
     with ScriptedOpenAIServer(responder_by_task({})) as again:  # any call would be unexpected
         monkeypatch.setenv("SLEUTH_LLM_BASE_URL", again.base_url)
-        resumed = json.loads(
-            run_verdicts(data_dir, n_claims=3, cache_root=cache, results_dir=tmp_path).read_text()
-        )
+        resumed = json.loads(run_verdicts(data_dir, n_claims=3, results_dir=tmp_path).read_text())
         assert not [r for r in again.requests if r.json]
     assert resumed["results"] == result["results"]
 
